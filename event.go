@@ -1,0 +1,140 @@
+package eventfeed
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// DefaultContentType is the media type of an Event's Data when none is given.
+const DefaultContentType = "application/json"
+
+// Event is a domain event: one entry in a feed.
+//
+// The Log assigns Feed-relative, gapless sequence numbers; everything else is
+// chosen by the producer. ID is the idempotency key: storing the same ID
+// twice stores it once.
+type Event struct {
+	Feed        string    // feed name, e.g. "orders"; see ValidateFeedName
+	Seq         uint64    // 1-based position in its feed: gapless, assigned by the Log
+	ID          string    // globally unique and stable (urn:uuid:…); the idempotency key
+	Type        string    // e.g. "order.placed"
+	Subject     string    // the entity it is about, e.g. "order-42" (may be empty)
+	Time        time.Time // when it happened
+	ContentType string    // media type of Data; DefaultContentType when empty
+	Data        []byte
+}
+
+// Errors shared by every package of the module. Implementations wrap them
+// with context; test for them with errors.Is.
+var (
+	// ErrInvalidFeedName reports a feed name outside [a-z0-9._-]{1,128}.
+	ErrInvalidFeedName = errors.New("eventfeed: invalid feed name")
+	// ErrInvalidEvent reports an event that cannot be stored: no ID, no Type,
+	// or a field out of bounds.
+	ErrInvalidEvent = errors.New("eventfeed: invalid event")
+	// ErrFeedNotFound reports a feed that has no events.
+	ErrFeedNotFound = errors.New("eventfeed: feed not found")
+	// ErrConflict reports an event ID that is already stored with different
+	// content. The stored event is left as it was.
+	ErrConflict = errors.New("eventfeed: event ID already used for another event")
+	// ErrPageSizeMismatch reports a feed served or written with a page size
+	// other than the one fixed when its first event was stored. Caches hold
+	// archive pages forever, so the page size of a feed never changes.
+	ErrPageSizeMismatch = errors.New("eventfeed: page size differs from the feed's")
+	// ErrFeedReset reports a feed whose log was wiped and rebuilt: its epoch
+	// changed, and positions taken from the old epoch mean nothing in the new.
+	ErrFeedReset = errors.New("eventfeed: feed was reset (epoch changed)")
+	// ErrCheckpointLost reports a consumer checkpoint that points at an entry
+	// the feed no longer has. Resuming would skip events silently, so it
+	// does not resume.
+	ErrCheckpointLost = errors.New("eventfeed: checkpoint lost")
+	// ErrClosed reports use of a store after Close.
+	ErrClosed = errors.New("eventfeed: store closed")
+)
+
+// MaxFeedNameLen is the longest feed name accepted.
+const MaxFeedNameLen = 128
+
+// ValidateFeedName reports whether name is a valid feed name: 1 to
+// MaxFeedNameLen characters from [a-z0-9._-], not "." or "..". The error
+// wraps ErrInvalidFeedName.
+func ValidateFeedName(name string) error {
+	if name == "" || len(name) > MaxFeedNameLen || name == "." || name == ".." {
+		return fmt.Errorf("%w: %q (want 1 to %d characters of [a-z0-9._-])", ErrInvalidFeedName, name, MaxFeedNameLen)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("%w: %q has %q (want [a-z0-9._-])", ErrInvalidFeedName, name, c)
+		}
+	}
+	return nil
+}
+
+// Limits on the fields of an Event, enforced by Validate.
+const (
+	MaxIDLen      = 512
+	MaxTypeLen    = 256
+	MaxSubjectLen = 512
+)
+
+// Validate reports whether e can be stored: a valid feed name, an ID and a
+// Type, no field over its limit and no control characters in the text
+// fields (they could not be written as XML). Seq and Time are not checked:
+// the Log assigns the first and fills in the second. The error wraps
+// ErrInvalidEvent or ErrInvalidFeedName.
+func (e *Event) Validate() error {
+	if err := ValidateFeedName(e.Feed); err != nil {
+		return err
+	}
+	for _, f := range [...]struct {
+		name, v  string
+		max      int
+		required bool
+	}{
+		{"ID", e.ID, MaxIDLen, true},
+		{"Type", e.Type, MaxTypeLen, true},
+		{"Subject", e.Subject, MaxSubjectLen, false},
+		{"ContentType", e.ContentType, MaxTypeLen, false},
+	} {
+		switch {
+		case f.required && f.v == "":
+			return fmt.Errorf("%w: %s is empty", ErrInvalidEvent, f.name)
+		case len(f.v) > f.max:
+			return fmt.Errorf("%w: %s is %d bytes, limit %d", ErrInvalidEvent, f.name, len(f.v), f.max)
+		case !printable(f.v):
+			return fmt.Errorf("%w: %s %q has a control character or invalid UTF-8", ErrInvalidEvent, f.name, f.v)
+		}
+	}
+	return nil
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == 0xfffd || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	return true
+}
+
+// SameContent reports whether e and o are the same event as far as an
+// idempotent append is concerned: same feed, type, subject, content type and
+// data, and the same time unless e's time is zero (a retry that let the
+// store fill in the time). Seq is ignored. It is what decides between a
+// replay and ErrConflict.
+func (e *Event) SameContent(o *Event) bool {
+	return e.ID == o.ID && e.Feed == o.Feed && e.Type == o.Type && e.Subject == o.Subject &&
+		e.MediaType() == o.MediaType() && string(e.Data) == string(o.Data) &&
+		(e.Time.IsZero() || e.Time.Equal(o.Time))
+}
+
+// MediaType returns e.ContentType, or DefaultContentType when it is empty.
+func (e *Event) MediaType() string {
+	if e.ContentType == "" {
+		return DefaultContentType
+	}
+	return e.ContentType
+}

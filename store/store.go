@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/eventfeed/eventfeed"
+)
+
+// DefaultPageSize is the page size a Log gives a feed when its first event
+// is stored and the Log was not configured with another.
+const DefaultPageSize = 100
+
+// MaxPageSize is the largest page size a Log accepts.
+const MaxPageSize = 10000
+
+// Feed describes one feed of a Log.
+type Feed struct {
+	Name string
+	// Epoch is a short random token made when the feed's first event was
+	// stored. A log that is wiped and rebuilt gets a new epoch, so URLs that
+	// embed it never name different content.
+	Epoch string
+	// PageSize is the number of entries per page, fixed with the epoch.
+	PageSize int
+	// Head is the Seq of the newest event.
+	Head uint64
+	// Updated is the Time of the newest event.
+	Updated time.Time
+}
+
+// A Log stores the events of named feeds, each in a gapless sequence that
+// starts at 1. Every method is safe for concurrent use.
+type Log interface {
+	// Append stores events, which may name different feeds, in one
+	// transaction, assigning each the next Seq of its feed and filling in
+	// Time (now) when it is zero. It returns the stored events in the order
+	// given. An event whose ID is already stored with the same content (see
+	// eventfeed.Event.SameContent) is not stored again: the stored one is
+	// returned in its place. An ID stored with other content fails the whole
+	// call with eventfeed.ErrConflict; invalid events fail it with
+	// eventfeed.ErrInvalidEvent or eventfeed.ErrInvalidFeedName. On error
+	// nothing is stored.
+	Append(ctx context.Context, events ...eventfeed.Event) ([]eventfeed.Event, error)
+
+	// Read returns the events of feed with from <= Seq <= to, in order.
+	// A range past the head returns what exists (possibly nothing).
+	// An unknown feed is eventfeed.ErrFeedNotFound.
+	Read(ctx context.Context, feed string, from, to uint64) ([]eventfeed.Event, error)
+
+	// Feed describes feed, with its current head. It answers from memory
+	// (it is called on every request a publisher serves); an unknown feed
+	// is eventfeed.ErrFeedNotFound.
+	Feed(ctx context.Context, name string) (Feed, error)
+
+	// Feeds lists every feed, sorted by name.
+	Feeds(ctx context.Context) ([]Feed, error)
+
+	// Wait blocks until the head of feed passes after, then returns the
+	// feed as Feed would; or until ctx is done, returning ctx.Err(). Appends
+	// made by other processes on the same storage count too. Waiting on a
+	// feed that has no events yet is allowed.
+	Wait(ctx context.Context, feed string, after uint64) (Feed, error)
+}
+
+// Checkpoint is how far a consumer has read one source (a feed URL).
+type Checkpoint struct {
+	// Source identifies the feed being followed: its subscription URL.
+	Source string
+	// Page is the URL of the page holding the last applied entry.
+	Page string
+	// LastID is the atom:id of the last applied entry.
+	LastID string
+	// Seq is the last applied entry's seq, 0 when the feed carries none.
+	Seq uint64
+	// Epoch is the publisher's epoch when known, "" otherwise.
+	Epoch string
+	// Updated is when the checkpoint was last committed.
+	Updated time.Time
+}
+
+// IsZero reports whether c is the checkpoint of a source never read.
+func (c Checkpoint) IsZero() bool { return c.Page == "" && c.LastID == "" }
+
+// A Replica is a consumer's local store: it applies events and commits its
+// checkpoint in the same transaction, so that after a crash at any point
+// every event has been applied exactly once.
+type Replica interface {
+	// Checkpoint returns the checkpoint of source, or a zero Checkpoint
+	// (with Source set) when source was never applied.
+	Checkpoint(ctx context.Context, source string) (Checkpoint, error)
+
+	// Apply applies events in order and stores cp (whose Source names the
+	// source) in one transaction. When applying an event fails the
+	// transaction is rolled back and the error is an *ApplyError naming the
+	// event. An empty events slice only moves the checkpoint.
+	Apply(ctx context.Context, cp Checkpoint, events []eventfeed.Event) error
+
+	// Park records ev as a dead letter of cp.Source with reason, without
+	// applying it, and stores cp, in one transaction. A consumer parks an
+	// event that its projection cannot apply, to go on with the rest.
+	Park(ctx context.Context, cp Checkpoint, ev eventfeed.Event, reason string) error
+}
+
+// ApplyError reports the event a Replica's projection failed on. The batch
+// it belonged to was rolled back.
+type ApplyError struct {
+	Event eventfeed.Event
+	Err   error
+}
+
+func (e *ApplyError) Error() string {
+	return fmt.Sprintf("apply event %s (%s): %v", e.Event.ID, e.Event.Type, e.Err)
+}
+
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+// AsApplyError returns the *ApplyError in err's chain, or nil.
+func AsApplyError(err error) *ApplyError {
+	var ae *ApplyError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return nil
+}
