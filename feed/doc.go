@@ -1,0 +1,2 @@
+// Package feed reads and writes the Atom documents of eventfeed.
+package feed

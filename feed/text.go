@@ -1,0 +1,334 @@
+package feed
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// contentKind is how RFC 4287 §4.1.3.3 (and this package's one documented
+// exception for JSON) says a content type is carried.
+type contentKind uint8
+
+const (
+	kindText   contentKind = iota // "text", "", text/*: escaped text
+	kindHTML                      // "html": escaped HTML
+	kindXHTML                     // "xhtml": one inline xhtml:div
+	kindXML                       // XML media types: inline XML
+	kindJSON                      // JSON media types: inline text (or its Base64 form)
+	kindBase64                    // any other media type: Base64
+)
+
+// kindOf classifies a content type attribute. Media types are compared
+// without case and without parameters. XML wins over text/ (text/xml is
+// XML), as in RFC 4287 §4.1.3.3's order of rules.
+func kindOf(typ string) contentKind {
+	switch typ {
+	case "", "text":
+		return kindText
+	case "html":
+		return kindHTML
+	case "xhtml":
+		return kindXHTML
+	case "application/json":
+		return kindJSON
+	}
+	mt := typ
+	if i := strings.IndexByte(mt, ';'); i >= 0 {
+		mt = mt[:i]
+	}
+	mt = strings.TrimSpace(mt)
+	slash := strings.IndexByte(mt, '/')
+	if slash <= 0 || slash == len(mt)-1 {
+		// Not a media type at all: read and write it as text rather than
+		// guess (the schema rejects it; Encode refuses it).
+		return kindText
+	}
+	switch {
+	case hasSuffixFold(mt, "/xml") || hasSuffixFold(mt, "+xml"):
+		return kindXML
+	case hasPrefixFold(mt, "text/"):
+		return kindText
+	case hasSuffixFold(mt, "/json") || hasSuffixFold(mt, "+json"):
+		return kindJSON
+	}
+	return kindBase64
+}
+
+func hasSuffixFold(s, suffix string) bool {
+	return len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix)
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// isMediaType reports whether s matches the schema's atomMediaType, ".+/.+".
+func isMediaType(s string) bool {
+	i := strings.IndexByte(s, '/')
+	return i > 0 && i < len(s)-1
+}
+
+// jsonText reports whether b, the body of a JSON content type, is written
+// as the JSON text itself rather than in Base64. It is the test both the
+// writer and Entry.Event apply, so that the two forms never get confused:
+// Base64 text never starts with '{', '[', '"' or '-', while JSON text
+// whose value is an object, array, string or negative number always does.
+// JSON whose top-level value is a non-negative number, true, false or null
+// could be mistaken for Base64 ("null" is valid Base64) and is carried in
+// Base64 instead.
+func jsonText[T ~string | ~[]byte](b T) bool {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '{', '[', '"', '-':
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+// isXMLChar reports whether r may appear in an XML 1.0 document.
+func isXMLChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD ||
+		r >= 0x10000 && r <= 0x10FFFF
+}
+
+// xmlText reports whether b is valid UTF-8 made only of characters XML can
+// carry, so that it can be written as text and read back unchanged.
+func xmlText[T ~string | ~[]byte](b T) bool {
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := decodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 || !isXMLChar(r) {
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
+// decodeRune decodes the first rune of s, which starts with a non-ASCII
+// byte. The conversion of at most 4 bytes does not escape and so does not
+// allocate.
+func decodeRune[T ~string | ~[]byte](s T) (rune, int) {
+	if len(s) > utf8.UTFMax {
+		s = s[:utf8.UTFMax]
+	}
+	return utf8.DecodeRuneInString(string(s))
+}
+
+// appendText appends s escaped as XML character data. Carriage returns are
+// written as character references (a parser would turn a literal one into
+// a line feed); invalid UTF-8 and characters XML cannot carry are written
+// as U+FFFD, as encoding/xml does.
+func appendText[T ~string | ~[]byte](dst []byte, s T) []byte {
+	return appendEscaped(dst, s, false)
+}
+
+// appendAttr appends s escaped for a double-quoted attribute value. Tabs
+// and line feeds are written as references too, since attribute value
+// normalization would turn them into spaces.
+func appendAttr[T ~string | ~[]byte](dst []byte, s T) []byte {
+	return appendEscaped(dst, s, true)
+}
+
+func appendEscaped[T ~string | ~[]byte](dst []byte, s T, attr bool) []byte {
+	last := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		var esc string
+		n := 1
+		if c < utf8.RuneSelf {
+			switch c {
+			case '&':
+				esc = "&amp;"
+			case '<':
+				esc = "&lt;"
+			case '>':
+				esc = "&gt;"
+			case '\r':
+				esc = "&#xD;"
+			case '"':
+				if !attr {
+					i++
+					continue
+				}
+				esc = "&quot;"
+			case '\n':
+				if !attr {
+					i++
+					continue
+				}
+				esc = "&#xA;"
+			case '\t':
+				if !attr {
+					i++
+					continue
+				}
+				esc = "&#x9;"
+			default:
+				if c >= 0x20 {
+					i++
+					continue
+				}
+				esc = "\uFFFD"
+			}
+		} else {
+			r, size := decodeRune(s[i:])
+			n = size
+			if (r != utf8.RuneError || size != 1) && isXMLChar(r) {
+				i += n
+				continue
+			}
+			esc = "\uFFFD"
+		}
+		dst = append(dst, s[last:i]...)
+		dst = append(dst, esc...)
+		i += n
+		last = i
+	}
+	return append(dst, s[last:]...)
+}
+
+// appendCDATA appends b, which must satisfy xmlText, as CDATA sections: the
+// text stays readable, and readers that hand out a non-XML content's raw
+// inner XML (gofeed does) still get it back clean. A "]]>" inside is split
+// across two sections, and a carriage return, which a parser would turn
+// into a line feed even inside CDATA, is written as a reference between
+// sections.
+func appendCDATA(dst, b []byte) []byte {
+	if len(b) == 0 {
+		return dst
+	}
+	dst = append(dst, "<![CDATA["...)
+	for {
+		i := bytes.IndexAny(b, "]\r")
+		if i < 0 {
+			break
+		}
+		if b[i] == '\r' {
+			dst = append(dst, b[:i]...)
+			dst = append(dst, "]]>&#xD;<![CDATA["...)
+			b = b[i+1:]
+			continue
+		}
+		if bytes.HasPrefix(b[i:], []byte("]]>")) {
+			dst = append(dst, b[:i+2]...)
+			dst = append(dst, "]]><![CDATA["...)
+			b = b[i+2:]
+			continue
+		}
+		dst = append(dst, b[:i+1]...)
+		b = b[i+1:]
+	}
+	dst = append(dst, b...)
+	return append(dst, "]]>"...)
+}
+
+// inlineXML reports whether b can be written as the inline XML content of
+// an atom:content element and read back, byte for byte and with the same
+// meaning: one well-formed element and nothing around it (no XML
+// declaration, no DOCTYPE, no surrounding whitespace), no entity beyond
+// XML's predefined ones, and every namespace prefix it uses, the default
+// one included, declared inside it (otherwise it would pick up the
+// enclosing Atom document's bindings). When div is true the element must
+// moreover be an xhtml:div, as type="xhtml" requires.
+func inlineXML(b []byte, div bool) bool {
+	if len(b) < 4 || b[0] != '<' || b[len(b)-1] != '>' || !xmlText(b) {
+		return false
+	}
+	d := xml.NewDecoder(bytes.NewReader(b))
+	d.Strict = true
+	type scope struct {
+		name  xml.Name
+		bound int // len(bindings) before this element's declarations
+	}
+	var stack []scope
+	var bindings []xml.Name // Space: prefix ("" for default), Local: URI
+	lookup := func(prefix string) (string, bool) {
+		if prefix == "xml" {
+			return "http://www.w3.org/XML/1998/namespace", true
+		}
+		for i := len(bindings) - 1; i >= 0; i-- {
+			if bindings[i].Space == prefix {
+				return bindings[i].Local, true
+			}
+		}
+		return "", false
+	}
+	roots := 0
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return false
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if len(stack) == 0 {
+				roots++
+				if roots > 1 {
+					return false
+				}
+			}
+			stack = append(stack, scope{t.Name, len(bindings)})
+			for _, a := range t.Attr {
+				switch {
+				case a.Name.Space == "" && a.Name.Local == "xmlns":
+					bindings = append(bindings, xml.Name{Local: a.Value})
+				case a.Name.Space == "xmlns":
+					bindings = append(bindings, xml.Name{Space: a.Name.Local, Local: a.Value})
+				}
+			}
+			uri, ok := lookup(t.Name.Space)
+			if !ok {
+				return false
+			}
+			if div && len(stack) == 1 && (uri != nsXHTML || t.Name.Local != "div") {
+				return false
+			}
+			for _, a := range t.Attr {
+				if a.Name.Space != "" && a.Name.Space != "xmlns" {
+					if _, ok := lookup(a.Name.Space); !ok {
+						return false
+					}
+				}
+			}
+		case xml.EndElement:
+			if len(stack) == 0 || stack[len(stack)-1].name != t.Name {
+				return false
+			}
+			bindings = bindings[:stack[len(stack)-1].bound]
+			stack = stack[:len(stack)-1]
+		case xml.CharData:
+			if len(stack) == 0 {
+				return false
+			}
+		case xml.Directive:
+			return false
+		case xml.ProcInst, xml.Comment:
+			if len(stack) == 0 {
+				return false
+			}
+		}
+	}
+	return roots == 1 && len(stack) == 0 && d.InputOffset() == int64(len(b))
+}
+
+const nsXHTML = "http://www.w3.org/1999/xhtml"
