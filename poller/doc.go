@@ -1,0 +1,95 @@
+// Package poller follows an Atom feed (RFC 4287, paged as RFC 5005
+// archived feeds) into a [store.Replica], applying every entry exactly
+// once, in order, with the replica's checkpoint committed in the same
+// transaction as the entries' effects.
+//
+//	p, err := poller.New("https://orders.example.com/feeds/orders", replica, poller.Config{})
+//	...
+//	err = p.Run(ctx) // follows until ctx ends
+//
+// # Following a feed
+//
+// The Poller is driven by the feed's links; it never builds a URL. On a
+// first run it fetches the subscription document (the source URL) and
+// goes to its first link when it has one; otherwise it walks the
+// prev-archive links back to the oldest page, remembering only their URLs
+// (a small cache of decoded archive pages saves most fetches on the way
+// back), and then applies the pages oldest first. From there it follows
+// next-archive links; an archive without one continues at its current
+// link (the subscription document).
+//
+// Within a page, entries are applied in ef:seq order when every entry
+// carries one (feeds of this project's publisher). Entries of other feeds
+// are applied in atom:updated order, entries with equal times in the
+// page's own direction, told from its entries whose times differ;
+// newest-first, the common convention, when it cannot be told. The same
+// atom:id is applied once, whether it repeats on a page or across pages:
+// by ef:seq where present, else by the checkpoint's last entry and a
+// memory of recently applied IDs (Config.RecentIDs). Feed and Type of the
+// events applied come from Config.FeedName and the entry's first category
+// (see feed.Entry.Event).
+//
+// # Checkpoints and exactly-once
+//
+// Events go to Replica.Apply in batches: whole pages, several while far
+// behind (Config.BatchSize), each batch with the checkpoint after its
+// last event: the URL of the page it is on, its atom:id and its ef:seq.
+// The replica commits both in one transaction, so after a crash at any
+// point the next run resumes exactly after the last committed event.
+// The page stored is one that stays valid: an archive's URL, or for the
+// subscription document the working page's permanent URL (its via link),
+// or the subscription document itself for feeds without via.
+//
+// A resume fetches that page and applies what follows the last entry. If
+// the page no longer holds it (a subscription document that moved on),
+// the Poller walks prev-archive links back until it finds it. When the
+// page is gone (404, 410), the walk reaches the oldest page without
+// finding it, or the entry's seq now names another entry, Sync and Run
+// return an error wrapping eventfeed.ErrCheckpointLost, and also
+// eventfeed.ErrFeedReset when the publisher answered that the feed was
+// reset: events are never skipped silently. What to do then (rebuild the
+// replica, or move its checkpoint) is the application's decision.
+//
+// While catching up, the next pages (Config.Prefetch) are fetched and
+// decoded while the current one is applied; a page is applied only once it
+// has been read completely.
+//
+// # At the head
+//
+// Once caught up, Run polls the subscription document with If-None-Match
+// and "Prefer: wait=N" (RFC 7240, Config.Wait): a server that supports
+// long polls holds the request until the feed changes, and the Poller asks
+// again as soon as it answers. A server that answers at once without
+// Preference-Applied is polled at intervals: its Cache-Control max-age,
+// bounded by Config.MinInterval and Config.MaxInterval.
+//
+// # Faults
+//
+// Network errors, 5xx and 429 answers, and bodies cut short (a reset
+// connection, a short Content-Length, a broken gzip stream, a document
+// that ends early) are retried with capped exponential backoff and jitter
+// (Config.Backoff), waiting at least what Retry-After asks, until the
+// context ends. A replica whose projection fails (*store.ApplyError) has
+// the batch retried the same way, never skipped; with Config.DeadLetter,
+// an event that fails Config.MaxRetries times is parked (Replica.Park)
+// and the Poller goes on. Other replica errors are retried too, except
+// eventfeed.ErrClosed.
+//
+// Errors that retrying cannot cure end Sync and Run: eventfeed.ErrCheckpointLost,
+// ErrCrossOrigin, ErrLinkLoop, ErrTooManyPages, ErrTooManyRedirects,
+// ErrNotAFeed, ErrInvalidEntry, feed.ErrTooLarge, a *feed.SyntaxError for
+// a malformed document, and *HTTPError for a 4xx answer. None of them
+// changes the replica: a bad page is refused whole. Stats counts every
+// error, retried or not, and the Logger records them.
+//
+// # Limits
+//
+// Every limit has a default (Config documents them): the body size after
+// decompression (gzip is requested and inflated by the Poller so that a
+// small compressed bomb cannot get past the limit), the pages one
+// catch-up visits, the redirects followed, the time a request may take.
+// Links and redirects must stay on the source's origin (scheme, host and
+// port) unless Config allows others. A walk that visits a URL twice is a
+// link loop. Only application/atom+xml, application/xml and text/xml
+// answers are read.
+package poller

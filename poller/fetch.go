@@ -1,0 +1,423 @@
+package poller
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eventfeed/eventfeed/feed"
+)
+
+// accept is the Accept header of every request: Atom first, then the
+// generic XML types some servers label feeds with.
+const accept = "application/atom+xml, application/xml;q=0.9, text/xml;q=0.8"
+
+// userAgent names the Poller to the servers it polls.
+const userAgent = "eventfeed-poller/1"
+
+// maxProblemBytes bounds how much of an error response is read.
+const maxProblemBytes = 64 << 10
+
+// parseAbs parses an absolute http(s) URL, dropping its fragment.
+func parseAbs(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if !u.IsAbs() || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an absolute URL", s)
+	}
+	u.Fragment = ""
+	u.RawFragment = ""
+	return u, nil
+}
+
+// fetchPage returns the page at rawURL, from the page cache when it holds
+// it (archives only), else fetched with retries.
+func (p *Poller) fetchPage(ctx context.Context, rawURL string) (*page, error) {
+	if pg, ok := p.cache.get(rawURL); ok {
+		p.count(func(s *Stats) { s.CacheHits++ })
+		return pg, nil
+	}
+	pg, err := p.fetchRetry(ctx, rawURL, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	if pg.notModified {
+		return nil, fmt.Errorf("poller: GET %s: 304 Not Modified to an unconditional request", rawURL)
+	}
+	p.cache.add(pg)
+	return pg, nil
+}
+
+// fetchRetry fetches rawURL, retrying failures worth retrying with backoff
+// until ctx ends. etag and wait make it a conditional request and a long
+// poll.
+func (p *Poller) fetchRetry(ctx context.Context, rawURL, etag string, wait time.Duration) (*page, error) {
+	for attempt := 0; ; attempt++ {
+		pg, err := p.fetchOnce(ctx, rawURL, etag, wait)
+		if err == nil {
+			if !pg.notModified {
+				p.count(func(s *Stats) { s.Pages++ })
+			}
+			return pg, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var r *retryable
+		if !errors.As(err, &r) {
+			return nil, err // counted by Sync or Run
+		}
+		d := p.backoff(attempt)
+		if r.after > d {
+			d = min(r.after, max(maxRetryAfter, p.cfg.Backoff.Max))
+		}
+		p.noteError(r.err, "fetch failed; retrying", "url", rawURL, "in", d)
+		p.count(func(s *Stats) { s.Retries++ })
+		if err := sleep(ctx, d); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// backoff returns the wait before retry n (0-based): Min·2ⁿ capped at Max,
+// of which a random half is jitter.
+func (p *Poller) backoff(n int) time.Duration {
+	b := p.cfg.Backoff
+	d := b.Max
+	if n < 40 {
+		if x := b.Min << n; x > 0 && x < b.Max {
+			d = x
+		}
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// fetchOnce makes one GET of rawURL. Errors worth retrying are *retryable.
+func (p *Poller) fetchOnce(ctx context.Context, rawURL, etag string, wait time.Duration) (*page, error) {
+	u, err := parseAbs(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("poller: bad URL: %w", err)
+	}
+	if err := p.checkOrigin(u); err != nil {
+		return nil, err
+	}
+	long := wait > 0 && etag != ""
+	timeout := p.cfg.RequestTimeout
+	if long {
+		timeout += wait
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("poller: %w", err)
+	}
+	req.Header.Set("Accept", accept)
+	// Asking for gzip ourselves turns off the Transport's transparent
+	// decompression, which could not be bounded: the body limit must
+	// apply to the decompressed bytes, or a small gzip bomb would do.
+	req.Header.Set("Accept-Encoding", "gzip")
+	req.Header.Set("User-Agent", userAgent)
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	if long {
+		req.Header.Set("Prefer", "wait="+strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+	}
+	start := time.Now()
+	resp, err := p.client.Do(req)
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case errors.Is(err, ErrCrossOrigin), errors.Is(err, ErrTooManyRedirects):
+			return nil, fmt.Errorf("poller: GET %s: %w", u.Redacted(), unwrapURLError(err))
+		}
+		return nil, &retryable{err: err}
+	}
+	defer func() {
+		// Drain a little so that the connection can be reused.
+		io.CopyN(io.Discard, resp.Body, 4<<10)
+		resp.Body.Close()
+	}()
+	pg := &page{url: u.String(), etag: resp.Header.Get("ETag"), maxAge: maxAge(resp.Header)}
+	if long {
+		if n, ok := waitApplied(resp.Header); ok {
+			// A 304 that comes back well before the wait it claims to
+			// have applied was not held: poll at intervals after it.
+			pg.waited = resp.StatusCode != http.StatusNotModified || time.Since(start) >= n/2
+		}
+	}
+	switch code := resp.StatusCode; {
+	case code == http.StatusOK:
+	case code == http.StatusNotModified && etag != "":
+		pg.notModified = true
+		return pg, nil
+	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+		return nil, &retryable{err: httpError(resp, u), after: retryAfter(resp.Header, time.Now())}
+	case code >= 500:
+		return nil, &retryable{err: httpError(resp, u)}
+	default:
+		return nil, httpError(resp, u)
+	}
+	if err := checkContentType(resp.Header.Get("Content-Type")); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrNotAFeed, u.Redacted(), err)
+	}
+	limit := p.cfg.MaxBodyBytes
+	var body io.Reader = resp.Body
+	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+		if resp.ContentLength > limit {
+			return nil, fmt.Errorf("poller: GET %s: %w: Content-Length %d, limit %d", u.Redacted(), feed.ErrTooLarge, resp.ContentLength, limit)
+		}
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, &retryable{err: fmt.Errorf("poller: GET %s: gzip: %w", u.Redacted(), err)}
+		}
+		defer zr.Close()
+		body = zr
+	default:
+		return nil, fmt.Errorf("poller: GET %s: unsupported Content-Encoding %q", u.Redacted(), enc)
+	}
+	lr := &limitReader{r: body, n: limit}
+	if err := p.decode(pg, resp.Request.URL, lr); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case lr.err != nil && errors.Is(lr.err, feed.ErrTooLarge):
+			return nil, fmt.Errorf("poller: GET %s: %w: more than %d bytes", u.Redacted(), feed.ErrTooLarge, limit)
+		case lr.err != nil:
+			// The body broke off: a reset connection, a short
+			// Content-Length, a corrupt gzip stream, a timeout.
+			return nil, &retryable{err: fmt.Errorf("poller: GET %s: reading body: %w", u.Redacted(), lr.err)}
+		case truncated(err):
+			return nil, &retryable{err: fmt.Errorf("poller: GET %s: %w", u.Redacted(), err)}
+		case errors.Is(err, feed.ErrNotAtom):
+			return nil, fmt.Errorf("%w: %s: %w", ErrNotAFeed, u.Redacted(), err)
+		case errors.Is(err, ErrInvalidEntry):
+			return nil, err
+		}
+		return nil, fmt.Errorf("poller: GET %s: %w", u.Redacted(), err)
+	}
+	pg.size = lr.read
+	return pg, nil
+}
+
+// decode reads the feed document in r into pg, resolving its links against
+// base, the URL it came from.
+func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
+	n := 0
+	f, err := feed.Decode(r, feed.DecodeOptions{MaxBytes: p.cfg.MaxBodyBytes}, func(e *feed.Entry) error {
+		n++
+		if e.ID == "" {
+			return fmt.Errorf("%w: entry %d of %s has no atom:id", ErrInvalidEntry, n, pg.url)
+		}
+		ev, err := e.Event(p.feedName)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrInvalidEntry, pg.url, err)
+		}
+		// Entry.Event's strings and Data are not reused by Decode: the
+		// event may be kept as it is.
+		pg.events = append(pg.events, ev)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, l := range f.Links {
+		var dst *string
+		switch l.Rel {
+		case feed.RelSelf:
+			dst = &pg.self
+		case feed.RelCurrent:
+			dst = &pg.current
+		case feed.RelVia:
+			dst = &pg.via
+		case feed.RelFirst:
+			dst = &pg.first
+		case feed.RelPrevArchive:
+			dst = &pg.prev
+		case feed.RelNextArchive:
+			dst = &pg.next
+		default:
+			continue
+		}
+		if *dst != "" {
+			continue // the first link of a rel counts
+		}
+		ref, err := url.Parse(strings.TrimSpace(l.Href))
+		if err != nil {
+			return fmt.Errorf("%w: %s: bad %s link %q: %w", ErrNotAFeed, pg.url, l.Rel, l.Href, err)
+		}
+		abs := base.ResolveReference(ref)
+		abs.Fragment, abs.RawFragment = "", ""
+		*dst = abs.String()
+	}
+	pg.archive = f.Archive || pg.next != ""
+	pg.seq = order(pg.events)
+	if _, hi := pg.seqRange(); hi > 0 {
+		p.mu.Lock()
+		p.maxSeq = max(p.maxSeq, hi)
+		p.mu.Unlock()
+	}
+	return nil
+}
+
+// checkContentType accepts the media types feeds are served with, and a
+// missing one (the decoder then tells).
+func checkContentType(ct string) error {
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return fmt.Errorf("bad Content-Type %q: %w", ct, err)
+	}
+	switch mt {
+	case "application/atom+xml", "application/xml", "text/xml":
+		return nil
+	}
+	return fmt.Errorf("Content-Type is %s", mt)
+}
+
+// truncated reports a decode error that says the document ended early: a
+// body cut off without a transport error (a server that died mid-write
+// with chunked encoding and no trailer looks like this).
+func truncated(err error) bool {
+	var se *feed.SyntaxError
+	if !errors.As(err, &se) {
+		return errors.Is(err, io.ErrUnexpectedEOF)
+	}
+	msg := se.Err.Error()
+	return errors.Is(se.Err, io.ErrUnexpectedEOF) || strings.Contains(msg, "unexpected EOF") ||
+		strings.Contains(msg, "unexpected end of document")
+}
+
+// limitReader reads at most n bytes from r, failing with feed.ErrTooLarge
+// past them, and records the first error of r other than io.EOF.
+type limitReader struct {
+	r    io.Reader
+	n    int64
+	read int64
+	err  error
+}
+
+func (l *limitReader) Read(b []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	if l.read >= l.n {
+		// Read one more byte to tell an exact fit from an overflow.
+		var one [1]byte
+		k, err := l.r.Read(one[:])
+		if k > 0 {
+			l.err = feed.ErrTooLarge
+			return 0, l.err
+		}
+		if err != nil && err != io.EOF {
+			l.err = err
+		}
+		return 0, err
+	}
+	if rest := l.n - l.read; int64(len(b)) > rest {
+		b = b[:rest]
+	}
+	k, err := l.r.Read(b)
+	l.read += int64(k)
+	if err != nil && err != io.EOF {
+		l.err = err
+	}
+	return k, err
+}
+
+// httpError makes the *HTTPError of resp, reading its problem detail.
+func httpError(resp *http.Response, u *url.URL) *HTTPError {
+	e := &HTTPError{URL: u.Redacted(), Status: resp.StatusCode}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if mt == "application/problem+json" || mt == "application/json" {
+		var body io.Reader = resp.Body
+		if strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+			if zr, err := gzip.NewReader(resp.Body); err == nil {
+				defer zr.Close()
+				body = zr
+			}
+		}
+		b, _ := io.ReadAll(io.LimitReader(body, maxProblemBytes))
+		json.Unmarshal(b, &e.Problem)
+	}
+	return e
+}
+
+// unwrapURLError strips the *url.Error the client wraps redirect failures
+// in, whose message repeats the URL.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// retryAfter parses Retry-After: delay seconds or an HTTP date.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		return time.Duration(min(n, int64(maxRetryAfter/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// maxAge returns Cache-Control's max-age, 0 when absent.
+func maxAge(h http.Header) time.Duration {
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			k, val, ok := strings.Cut(strings.TrimSpace(d), "=")
+			if ok && strings.EqualFold(k, "max-age") {
+				n, err := strconv.ParseInt(strings.Trim(val, `"`), 10, 64)
+				if err == nil && n > 0 {
+					return time.Duration(min(n, 1<<30)) * time.Second
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// waitApplied returns the wait of a Preference-Applied: wait=N header.
+func waitApplied(h http.Header) (time.Duration, bool) {
+	for _, v := range h.Values("Preference-Applied") {
+		for _, pref := range strings.Split(v, ",") {
+			k, val, _ := strings.Cut(strings.TrimSpace(pref), "=")
+			if strings.EqualFold(strings.TrimSpace(k), "wait") {
+				n, _ := strconv.Atoi(strings.Trim(strings.TrimSpace(val), `"`))
+				return time.Duration(max(n, 0)) * time.Second, true
+			}
+		}
+	}
+	return 0, false
+}

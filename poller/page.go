@@ -1,0 +1,164 @@
+package poller
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/eventfeed/eventfeed"
+)
+
+// page is one decoded feed document.
+type page struct {
+	url string // the URL requested, absolute: how the feed links to it
+	// Links of the document, resolved against the URL it came from (after
+	// redirects); "" when absent.
+	self, current, via, first, prev, next string
+	// archive reports an archive document: fh:archive, or a next-archive
+	// link (a page with a successor is full and never changes).
+	archive bool
+	// events are the page's entries in the order to apply them.
+	events []eventfeed.Event
+	// seq reports that every entry carries ef:seq.
+	seq bool
+
+	etag        string
+	maxAge      time.Duration // Cache-Control max-age, 0 when absent
+	waited      bool          // the server held the request (Preference-Applied: wait)
+	notModified bool          // a 304: no document
+	size        int64         // decoded body size, for the page cache
+}
+
+// stableURL is the URL to resume from when the last applied entry is on
+// pg: an archive's own URL, or the working page's permanent URL (via) for
+// a subscription document, so that a resume finds the entry even after
+// the head has moved on. Without via it is the URL requested.
+func (pg *page) stableURL(p *Poller) string {
+	if !pg.archive && pg.via != "" && pg.via != pg.url {
+		if u, err := parseAbs(pg.via); err == nil && p.checkOrigin(u) == nil {
+			return pg.via
+		}
+	}
+	return pg.url
+}
+
+// pollTarget is the URL to poll once pg, the head, has been applied: the
+// subscription document (current), with the ETag to send when pg is it.
+func (pg *page) pollTarget() (string, string) {
+	u := pg.current
+	if u == "" || u == pg.url {
+		return pg.url, pg.etag
+	}
+	return u, ""
+}
+
+// index returns the position of the entry with id in pg.events, or -1.
+func (pg *page) index(id string) int {
+	for i := range pg.events {
+		if pg.events[i].ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// seqRange returns the lowest and highest ef:seq on pg (0, 0 when it has
+// no entries or no seqs).
+func (pg *page) seqRange() (lo, hi uint64) {
+	if !pg.seq || len(pg.events) == 0 {
+		return 0, 0
+	}
+	return pg.events[0].Seq, pg.events[len(pg.events)-1].Seq
+}
+
+// order sorts events into the order to apply them: by ef:seq when every
+// entry has one; otherwise by time, entries with equal times in the
+// document's own direction. The direction is told from the entries whose
+// times differ (a vote of neighbours); newest-first, the common
+// convention, when it cannot be told. It reports whether seqs were used.
+func order(events []eventfeed.Event) bool {
+	seq := len(events) > 0
+	for i := range events {
+		if events[i].Seq == 0 {
+			seq = false
+			break
+		}
+	}
+	if seq {
+		if !slices.IsSortedFunc(events, bySeq) {
+			slices.SortStableFunc(events, bySeq)
+		}
+		return true
+	}
+	vote := 0
+	for i := 1; i < len(events); i++ {
+		switch events[i-1].Time.Compare(events[i].Time) {
+		case -1:
+			vote++ // older before newer
+		case 1:
+			vote--
+		}
+	}
+	if vote <= 0 {
+		slices.Reverse(events)
+	}
+	slices.SortStableFunc(events, func(a, b eventfeed.Event) int { return a.Time.Compare(b.Time) })
+	return false
+}
+
+func bySeq(a, b eventfeed.Event) int {
+	switch {
+	case a.Seq < b.Seq:
+		return -1
+	case a.Seq > b.Seq:
+		return 1
+	}
+	return 0
+}
+
+// pageCache keeps decoded archive pages (they never change) so that a walk
+// back over prev-archive links does not fetch them again on the way
+// forward. It is bounded by the pages' decoded sizes.
+type pageCache struct {
+	mu    sync.Mutex
+	lru   *lru.Cache[string, *page]
+	bytes int64
+	limit int64
+}
+
+// pageCacheSlots bounds the number of pages cached, whatever their size.
+const pageCacheSlots = 256
+
+func newPageCache(limit int64) *pageCache {
+	c := &pageCache{limit: limit}
+	// The eviction callback runs inside the cache's methods, which are
+	// called with c.mu held.
+	c.lru, _ = lru.NewWithEvict(pageCacheSlots, func(_ string, pg *page) { c.bytes -= pg.size })
+	return c
+}
+
+func (c *pageCache) get(url string) (*page, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Get(url)
+}
+
+func (c *pageCache) add(pg *page) {
+	if !pg.archive || pg.size > c.limit {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lru.Contains(pg.url) {
+		return
+	}
+	c.lru.Add(pg.url, pg)
+	c.bytes += pg.size
+	for c.bytes > c.limit {
+		if _, _, ok := c.lru.RemoveOldest(); !ok {
+			break
+		}
+	}
+}
