@@ -1,0 +1,398 @@
+package publisher
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/feed"
+	"github.com/eventfeed/eventfeed/store"
+)
+
+// Defaults of the limits in Config.
+const (
+	DefaultMaxWait        = 30 * time.Second
+	DefaultPageCacheSize  = 1024
+	DefaultPageCacheBytes = 64 << 20
+	DefaultMaxBodyBytes   = 1 << 20
+	DefaultAuthor         = "eventfeed"
+	DefaultChallenge      = `Bearer realm="eventfeed"`
+)
+
+// ErrUnauthorized is what a Config.Authorize function returns (or wraps) to
+// answer 401 Unauthorized, asking the client for credentials. Any other
+// error answers 403 Forbidden.
+var ErrUnauthorized = errors.New("publisher: unauthorized")
+
+// Config configures a Handler. Its zero value serves every feed of the log
+// read-only, with relative links and the default limits.
+type Config struct {
+	// BaseURL is where the handler is reachable, such as
+	// "https://example.com/feeds/" (an absolute URL) or "/feeds/" (an
+	// absolute path). Links in documents are then that prefix followed by
+	// the handler's own paths. When empty, links are relative references,
+	// resolved against the URL each document was fetched from (RFC 4287
+	// §2, RFC 3986 §5): they are right under any mount point, host and
+	// proxy without configuration. Set BaseURL when serving readers that
+	// do not resolve relative links; RSS and JSON Feed readers often
+	// don't.
+	//
+	// Links never come from the request (its Host header): archive pages
+	// are cached forever, here and by every cache on the way, and a
+	// spoofed Host must not end up in them.
+	BaseURL string
+
+	// Title names the publisher: the workspace title of the service
+	// document, and with a feed's name ("Title: name") that feed's title.
+	// When empty, the workspace is "eventfeed" and a feed's title is its
+	// name.
+	Title string
+	// Author is the atom:author of every document; DefaultAuthor when empty.
+	Author string
+
+	// PageSize, when not zero, is the page size every feed must have. A
+	// feed whose page size (fixed when its first event was stored) differs
+	// is refused with 500 Internal Server Error and an error wrapping
+	// eventfeed.ErrPageSizeMismatch in the log: caches hold its pages
+	// forever, so they must not be cut differently. Zero serves each feed
+	// with its own page size.
+	PageSize int
+
+	// EntryOptions tunes how events become entries (the category scheme,
+	// and JSON data in Base64 instead of inline text).
+	EntryOptions feed.EntryOptions
+
+	// CacheMaxAge is the max-age of the subscription document and the
+	// working page, which change with every append: clients and caches
+	// may serve them that long without asking again. Zero (or less) makes
+	// them revalidate every time ("max-age=0, must-revalidate"), which
+	// with ETags costs a 304.
+	CacheMaxAge time.Duration
+
+	// MaxWait caps the wait a client may ask for with "Prefer: wait=N";
+	// DefaultMaxWait when zero. Negative disables long polling.
+	MaxWait time.Duration
+
+	// PageCacheSize is how many rendered archive pages and entries the
+	// handler keeps, each with its gzip form; DefaultPageCacheSize when
+	// zero or less. PageCacheBytes bounds their total size as well;
+	// DefaultPageCacheBytes when zero or less.
+	PageCacheSize  int
+	PageCacheBytes int64
+
+	// MaxBodyBytes is the largest body an append may have;
+	// DefaultMaxBodyBytes when zero or less. A larger one is refused with
+	// 413 Content Too Large.
+	MaxBodyBytes int64
+
+	// Authorize, when set, enables appending over HTTP (POST to a feed's
+	// subscription URL) and decides who may: it returns nil to allow r to
+	// append to feed, an error wrapping ErrUnauthorized to answer 401, or
+	// any other error to answer 403. Its error is logged, not shown to
+	// the client. When nil, POST is answered 405 Method Not Allowed.
+	Authorize func(r *http.Request, feed string) error
+	// Challenge is the WWW-Authenticate header of 401 answers;
+	// DefaultChallenge when empty.
+	Challenge string
+
+	// Logger receives a record for every failure the client cannot see
+	// (5xx answers, refused authorizations) at Error or Warn, and for every
+	// append and render at Debug. When nil nothing is logged: pass
+	// slog.Default() to see them.
+	Logger *slog.Logger
+}
+
+// Handler serves the feeds of a store.Log over HTTP, as the package
+// documentation describes. Create one with New; it is safe for concurrent
+// use.
+type Handler struct {
+	log    store.Log
+	cfg    Config
+	logger *slog.Logger
+	mux    *http.ServeMux
+
+	base        string // cfg.BaseURL with a trailing slash, or ""
+	title       string // workspace title
+	authors     []feed.Person
+	fingerprint string // of the settings that shape documents, in head ETags
+
+	headCC     []string // Cache-Control of the head documents
+	maxWait    time.Duration
+	maxBody    int64
+	challenge  []string
+	allowFeed  []string // Allow of a subscription URL
+	entryTypes []string // app:accept of each collection
+
+	cache      *lru.Cache[docKey, *rendition]
+	cacheBytes atomic.Int64
+	cacheGen   atomic.Uint64 // counts additions; see (*Handler).cached
+	maxBytes   int64
+	flight     singleflight.Group
+
+	feedsMu sync.RWMutex
+	feeds   map[string]*feedState
+
+	gzipPool sync.Pool
+
+	ctx    context.Context // canceled by Close: ends long polls
+	cancel context.CancelFunc
+
+	stats counters
+}
+
+// New returns a Handler serving log as cfg says. It fails only on a Config
+// that cannot work: a BaseURL that is neither an absolute URL nor an
+// absolute path, or a PageSize out of range.
+func New(log store.Log, cfg Config) (*Handler, error) {
+	if log == nil {
+		return nil, errors.New("publisher: nil store.Log")
+	}
+	if cfg.PageSize < 0 || cfg.PageSize > store.MaxPageSize {
+		return nil, fmt.Errorf("publisher: page size %d outside 0..%d", cfg.PageSize, store.MaxPageSize)
+	}
+	base, err := baseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		log:       log,
+		cfg:       cfg,
+		logger:    cfg.Logger,
+		base:      base,
+		title:     cfg.Title,
+		maxWait:   cfg.MaxWait,
+		maxBody:   cfg.MaxBodyBytes,
+		maxBytes:  cfg.PageCacheBytes,
+		challenge: []string{cfg.Challenge},
+		feeds:     make(map[string]*feedState),
+	}
+	if h.logger == nil {
+		h.logger = slog.New(slog.DiscardHandler)
+	}
+	if h.title == "" {
+		h.title = "eventfeed"
+	}
+	author := cfg.Author
+	if author == "" {
+		author = DefaultAuthor
+	}
+	h.authors = []feed.Person{{Name: author}}
+	if h.maxWait == 0 {
+		h.maxWait = DefaultMaxWait
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.maxBytes <= 0 {
+		h.maxBytes = DefaultPageCacheBytes
+	}
+	if cfg.Challenge == "" {
+		h.challenge = []string{DefaultChallenge}
+	}
+	maxAge := int64(cfg.CacheMaxAge / time.Second)
+	if maxAge < 0 {
+		maxAge = 0
+	}
+	h.headCC = []string{"public, max-age=" + strconv.FormatInt(maxAge, 10) + ", must-revalidate"}
+	h.allowFeed = allowGet
+	if cfg.Authorize != nil {
+		h.allowFeed = allowGetPost
+		h.entryTypes = []string{feed.MediaTypeEntry}
+	}
+	size := cfg.PageCacheSize
+	if size <= 0 {
+		size = DefaultPageCacheSize
+	}
+	h.cache, err = lru.NewWithEvict(size, func(_ docKey, r *rendition) {
+		h.cacheBytes.Add(-r.size())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("publisher: page cache: %w", err)
+	}
+
+	// The fingerprint of everything that shapes a document goes into the
+	// ETags of the head documents (which are derived from the head, not
+	// hashed from the bytes), so that a configuration change is not
+	// answered with a 304 for bytes that are no longer served.
+	sum := sha256.Sum256([]byte(strings.Join([]string{
+		renderVersion, h.base, h.title, cfg.Title, author,
+		cfg.EntryOptions.CategoryScheme, strconv.FormatBool(cfg.EntryOptions.JSONBase64),
+	}, "\x00")))
+	h.fingerprint = hex.EncodeToString(sum[:4])
+
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.routes()
+	return h, nil
+}
+
+// renderVersion changes whenever the publisher changes the documents it
+// renders for the same events and Config, so that head ETags change too.
+const renderVersion = "1"
+
+// baseURL validates and normalizes Config.BaseURL.
+func baseURL(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("publisher: base URL: %w", err)
+	}
+	absURL := u.Scheme != "" && u.Host != ""
+	absPath := u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/")
+	if !absURL && !absPath || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("publisher: base URL %q: want an absolute URL or path, without query, fragment or user", s)
+	}
+	if !strings.HasSuffix(s, "/") {
+		s += "/"
+	}
+	return s, nil
+}
+
+// Shared header values: set straight into the header map, never modified.
+var (
+	allowGet       = []string{"GET, HEAD"}
+	allowGetPost   = []string{"GET, HEAD, POST"}
+	immutableCC    = []string{"public, max-age=31536000, immutable"}
+	noStoreCC      = []string{"no-store"}
+	gzipCoding     = []string{"gzip"}
+	varyEncoding   = []string{"Accept-Encoding"}
+	varyNegotiated = []string{"Accept, Accept-Encoding"}
+	nosniff        = []string{"nosniff"}
+)
+
+func (h *Handler) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /{$}", h.serveService)
+	m.HandleFunc("GET /{feed}", h.serveSubscription)
+	m.HandleFunc("POST /{feed}", h.serveAppend)
+	m.HandleFunc("GET /{feed}/{epoch}/pages/{k}", h.servePage)
+	m.HandleFunc("GET /{feed}/{epoch}/entries/{seq}", h.serveEntry)
+	// Without a method, the patterns catch every other method, so that
+	// 405 is answered as a problem document (ServeMux's own is text).
+	get := h.methodNotAllowed(allowGet)
+	m.HandleFunc("/{$}", get)
+	m.HandleFunc("/{feed}/{epoch}/pages/{k}", get)
+	m.HandleFunc("/{feed}/{epoch}/entries/{seq}", get)
+	m.HandleFunc("/{feed}", h.methodNotAllowed(h.allowFeed))
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.problem(w, r, http.StatusNotFound, "no such resource: see the service document at the root")
+	})
+	h.mux = m
+}
+
+// ServeHTTP answers r as the package documentation describes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.stats.requests.Add(1)
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *Handler) methodNotAllowed(allow []string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Allow"] = allow
+		h.problem(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed here; allowed: %s", r.Method, allow[0]))
+	}
+}
+
+// Close ends every long poll at once (each answers 304 Not Modified, as if
+// its wait had run out) and makes later ones answer without waiting. It
+// does not stop the Handler from serving. http.Server.Shutdown waits for
+// active requests, long polls included: register Close with
+// srv.RegisterOnShutdown(h.Close) so that shutdown does not wait for them.
+// Close may be called more than once.
+func (h *Handler) Close() { h.cancel() }
+
+// feedState is what the Handler keeps per feed: the documents at its
+// current head.
+type feedState struct {
+	mu  sync.Mutex // serializes replacing cur
+	cur atomic.Pointer[headDocs]
+}
+
+// lookup returns the feed called name, or answers the request itself
+// (404 for an unknown feed, 500 for a store failure or a page size the
+// Handler must not serve) and returns false.
+func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, name string) (store.Feed, bool) {
+	if eventfeed.ValidateFeedName(name) != nil {
+		h.problem(w, r, http.StatusNotFound, fmt.Sprintf("feed %q does not exist", name))
+		return store.Feed{}, false
+	}
+	f, err := h.log.Feed(r.Context(), name)
+	if err != nil {
+		if errors.Is(err, eventfeed.ErrFeedNotFound) {
+			h.problem(w, r, http.StatusNotFound, fmt.Sprintf("feed %q does not exist", name))
+		} else {
+			h.fail(w, r, err)
+		}
+		return f, false
+	}
+	if err := h.checkPageSize(f); err != nil {
+		h.refuse(w, r, f, err)
+		return f, false
+	}
+	return f, true
+}
+
+// refuse answers 500 for a feed that checkPageSize refused. The message
+// names page sizes only, and says what is wrong to whoever reads it.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, f store.Feed, err error) {
+	h.logger.Error("publisher: feed refused", "feed", f.Name, "err", err)
+	h.problem(w, r, http.StatusInternalServerError, err.Error())
+}
+
+// checkPageSize refuses a feed cut in pages other than the Config says,
+// or in pages no Log may make.
+func (h *Handler) checkPageSize(f store.Feed) error {
+	if f.PageSize < 1 || f.PageSize > store.MaxPageSize {
+		return fmt.Errorf("publisher: feed %q has page size %d, outside 1..%d", f.Name, f.PageSize, store.MaxPageSize)
+	}
+	if h.cfg.PageSize != 0 && f.PageSize != h.cfg.PageSize {
+		return fmt.Errorf("%w: feed %q has page size %d, the publisher is configured for %d",
+			eventfeed.ErrPageSizeMismatch, f.Name, f.PageSize, h.cfg.PageSize)
+	}
+	return nil
+}
+
+// heads returns the documents of f at its head (or at a newer head
+// already known), making them when f is newer than what the Handler has.
+// Every request at one head shares them: the working page is rendered
+// once per head, however many requests ask for it at once.
+func (h *Handler) heads(f store.Feed) *headDocs {
+	h.feedsMu.RLock()
+	st := h.feeds[f.Name]
+	h.feedsMu.RUnlock()
+	if st == nil {
+		h.feedsMu.Lock()
+		if st = h.feeds[f.Name]; st == nil {
+			st = new(feedState)
+			h.feeds[f.Name] = st
+		}
+		h.feedsMu.Unlock()
+	}
+	if cur := st.cur.Load(); cur != nil && cur.f.Epoch == f.Epoch && cur.f.Head >= f.Head {
+		return cur
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	cur := st.cur.Load()
+	if cur != nil && cur.f.Epoch == f.Epoch && cur.f.Head >= f.Head {
+		return cur
+	}
+	cur = h.newHeadDocs(f)
+	st.cur.Store(cur)
+	return cur
+}

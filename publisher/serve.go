@@ -1,0 +1,293 @@
+package publisher
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/eventfeed/eventfeed/feed"
+	"github.com/eventfeed/eventfeed/store"
+)
+
+// serveService answers GET / with the AtomPub service document: one
+// workspace, one collection per feed.
+func (h *Handler) serveService(w http.ResponseWriter, r *http.Request) {
+	feeds, err := h.log.Feeds(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ws := feed.Workspace{Title: h.title, Collections: make([]feed.Collection, len(feeds))}
+	for i, f := range feeds {
+		accept := h.entryTypes
+		if accept == nil {
+			// An empty app:accept: the collection takes no POST (RFC 5023
+			// §8.3.4); without the element it would take entries.
+			accept = []string{""}
+		}
+		ws.Collections[i] = feed.Collection{
+			Href:   h.links(f, serviceDoc).subscription(f.Name),
+			Title:  h.feedTitle(f.Name),
+			Accept: accept,
+		}
+	}
+	var buf bytes.Buffer
+	if err := feed.EncodeService(&buf, &feed.Service{Workspaces: []feed.Workspace{ws}}); err != nil {
+		h.fail(w, r, fmt.Errorf("publisher: render service document: %w", err))
+		return
+	}
+	rd := h.newRendition(buf.Bytes(), serviceType, "", time.Time{})
+	h.serve(w, r, rd, acceptsGzip(r.Header), h.headCC, varyEncoding, http.StatusOK)
+}
+
+// serveSubscription answers GET /{feed}: the working page's entries.
+func (h *Handler) serveSubscription(w http.ResponseWriter, r *http.Request) {
+	f, ok := h.lookup(w, r, r.PathValue("feed"))
+	if !ok {
+		return
+	}
+	h.serveHead(w, r, h.heads(f), subscription, true)
+}
+
+// servePage answers GET /{feed}/{epoch}/pages/{k}.
+func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
+	f, ok := h.lookup(w, r, r.PathValue("feed"))
+	if !ok || !h.checkEpoch(w, r, f, pageDoc) {
+		return
+	}
+	k, ok := parsePos(r.PathValue("k"))
+	if !ok {
+		h.problem(w, r, http.StatusNotFound, fmt.Sprintf("no page %q: pages are numbered from 1", r.PathValue("k")))
+		return
+	}
+	h.servePageK(w, r, f, k, true)
+}
+
+// servePageK serves page k of f. mayWait is false once a long poll has
+// waited: it does not wait twice.
+func (h *Handler) servePageK(w http.ResponseWriter, r *http.Request, f store.Feed, k uint64, mayWait bool) {
+	working := f.Head/uint64(f.PageSize) + 1
+	if k < working {
+		h.serveFull(w, r, f, k)
+		return
+	}
+	if k > working {
+		h.problem(w, r, http.StatusNotFound, fmt.Sprintf("page %d of feed %q does not exist yet: the working page is %d", k, f.Name, working))
+		return
+	}
+	d := h.heads(f)
+	if k < d.working {
+		// Another request already saw a newer head, which filled page k.
+		h.serveFull(w, r, d.f, k)
+		return
+	}
+	h.serveHead(w, r, d, workingPage, mayWait)
+}
+
+// serveFull serves full page k from the page cache.
+func (h *Handler) serveFull(w http.ResponseWriter, r *http.Request, f store.Feed, k uint64) {
+	fm := negotiateFormat(r.Header)
+	rd, err := h.cached(r.Context(), docKey{feed: f.Name, epoch: f.Epoch, n: k, format: fm},
+		func(ctx context.Context) (*rendition, error) {
+			return h.renderPage(ctx, f, k, pageDoc, fm, "")
+		})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.serve(w, r, rd, acceptsGzip(r.Header), immutableCC, varyNegotiated, http.StatusOK)
+}
+
+// serveEntry answers GET /{feed}/{epoch}/entries/{seq}.
+func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request) {
+	f, ok := h.lookup(w, r, r.PathValue("feed"))
+	if !ok || !h.checkEpoch(w, r, f, entryDoc) {
+		return
+	}
+	seq, ok := parsePos(r.PathValue("seq"))
+	if !ok || seq > f.Head {
+		h.problem(w, r, http.StatusNotFound, fmt.Sprintf("feed %q has no entry %q: its entries are 1 to %d", f.Name, r.PathValue("seq"), f.Head))
+		return
+	}
+	rd, err := h.cached(r.Context(), docKey{feed: f.Name, epoch: f.Epoch, n: seq, entry: true},
+		func(ctx context.Context) (*rendition, error) {
+			events, err := h.log.Read(ctx, f.Name, seq, seq)
+			if err == nil {
+				err = contiguous(events, seq, seq)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("publisher: read entry %d of %s: %w", seq, f.Name, err)
+			}
+			return h.renderEntry(f, events[0], entryDoc)
+		})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.serve(w, r, rd, acceptsGzip(r.Header), immutableCC, varyEncoding, http.StatusOK)
+}
+
+// checkEpoch answers 404 for a URL of another epoch of f than the current
+// one: the feed was reset, and what that URL named is gone.
+func (h *Handler) checkEpoch(w http.ResponseWriter, r *http.Request, f store.Feed, at docAt) bool {
+	epoch := r.PathValue("epoch")
+	if epoch == f.Epoch {
+		return true
+	}
+	current := h.links(f, at).subscription(f.Name)
+	h.writeProblem(w, r, problem{
+		Type:    ProblemFeedReset,
+		Title:   "Feed was reset",
+		Status:  http.StatusNotFound,
+		Detail:  fmt.Sprintf("feed %q was reset: epoch %q is gone; its current subscription document is %s", f.Name, epoch, current),
+		Current: current,
+	})
+	return false
+}
+
+// serveHead serves the subscription document or the working page at the
+// head d: 304 when the client has it, after a long poll when it asks for
+// one and mayWait (a request waits once).
+func (h *Handler) serveHead(w http.ResponseWriter, r *http.Request, d *headDocs, kind headKind, mayWait bool) {
+	fm := negotiateFormat(r.Header)
+	c := acceptsGzip(r.Header)
+	doc := &d.docs[kind][fm]
+	if !h.notModified(r, doc.etag[c][0], d.modTime) {
+		rd, err := h.renderHead(r.Context(), d, kind, fm)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		// A head document's Last-Modified is the head's, not its entries'
+		// newest time: an empty working page has none of its own.
+		if d.lastModified != nil {
+			w.Header()["Last-Modified"] = d.lastModified
+		}
+		h.write(w, r, rd, c, h.headCC, varyNegotiated, http.StatusOK)
+		return
+	}
+	wait := preferWait(r.Header)
+	if !mayWait || wait <= 0 || h.maxWait < 0 {
+		h.writeNotModified(w, doc.etag[c], h.headCC, varyNegotiated)
+		return
+	}
+	applied := min(time.Duration(wait)*time.Second, h.maxWait)
+	f, moved, err := h.wait(r.Context(), d.f, applied)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header()["Preference-Applied"] = []string{"wait=" + strconv.Itoa(int(applied/time.Second))}
+	if !moved {
+		h.writeNotModified(w, doc.etag[c], h.headCC, varyNegotiated)
+		return
+	}
+	if err := h.checkPageSize(f); err != nil {
+		h.refuse(w, r, f, err)
+		return
+	}
+	if kind == subscription {
+		h.serveHead(w, r, h.heads(f), subscription, false)
+		return
+	}
+	if h.checkEpoch(w, r, f, pageDoc) {
+		// The page may have filled while the request waited: it is an
+		// archive then.
+		h.servePageK(w, r, f, d.working, false)
+	}
+}
+
+// wait holds a long poll until the head of f moves past f.Head, d passes,
+// the client goes away or the Handler is closed. It reports the feed and
+// whether its head moved.
+func (h *Handler) wait(ctx context.Context, f store.Feed, d time.Duration) (store.Feed, bool, error) {
+	if h.ctx.Err() != nil || d <= 0 {
+		return f, false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	stop := context.AfterFunc(h.ctx, cancel)
+	defer stop()
+	h.stats.longPolls.Add(1)
+	h.stats.waiting.Add(1)
+	defer h.stats.waiting.Add(-1)
+	nf, err := h.log.Wait(ctx, f.Name, f.Head)
+	if err != nil {
+		if ctx.Err() != nil {
+			return f, false, nil
+		}
+		return f, false, fmt.Errorf("publisher: wait for %s after %d: %w", f.Name, f.Head, err)
+	}
+	return nf, true, nil
+}
+
+// notModified evaluates If-None-Match, or when absent If-Modified-Since
+// (RFC 9110 §13.2.2), against a representation with etag last modified at
+// mod.
+func (h *Handler) notModified(r *http.Request, etag string, mod time.Time) bool {
+	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
+		return etagMatch(inm, etag)
+	}
+	if ims := r.Header["If-Modified-Since"]; len(ims) > 0 && !mod.IsZero() {
+		t, err := http.ParseTime(ims[0])
+		return err == nil && !mod.After(t)
+	}
+	return false
+}
+
+// serve answers with rd, or 304 when the request's conditions say the
+// client has it.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rd *rendition, c coding, cc, vary []string, status int) {
+	if status == http.StatusOK && h.notModified(r, rd.etag[c][0], rd.modTime) {
+		h.writeNotModified(w, rd.etag[c], cc, vary)
+		return
+	}
+	if rd.lastModified != nil {
+		w.Header()["Last-Modified"] = rd.lastModified
+	}
+	h.write(w, r, rd, c, cc, vary, status)
+}
+
+// write writes rd in coding c. Its header values are shared slices set
+// straight into the map: no allocation, no canonicalization.
+func (h *Handler) write(w http.ResponseWriter, r *http.Request, rd *rendition, c coding, cc, vary []string, status int) {
+	hdr := w.Header()
+	hdr["Content-Type"] = rd.contentType
+	hdr["Content-Length"] = rd.length[c]
+	hdr["Etag"] = rd.etag[c]
+	hdr["Cache-Control"] = cc
+	if vary != nil {
+		hdr["Vary"] = vary
+	}
+	if c == gzipped {
+		hdr["Content-Encoding"] = gzipCoding
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		w.Write(rd.body[c])
+	}
+}
+
+func (h *Handler) writeNotModified(w http.ResponseWriter, etag, cc, vary []string) {
+	h.stats.notModified.Add(1)
+	hdr := w.Header()
+	hdr["Etag"] = etag
+	hdr["Cache-Control"] = cc
+	hdr["Vary"] = vary
+	w.WriteHeader(http.StatusNotModified)
+}
+
+// fail answers 500 for err, which is logged and not shown: it may name
+// tables, hosts or files.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away: there is no one to answer.
+		return
+	}
+	h.logger.Error("publisher: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	h.problem(w, r, http.StatusInternalServerError, "the feed could not be served; the error was logged")
+}
