@@ -1,0 +1,195 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Errors of this package; the ones every store shares are in package
+// eventfeed.
+var (
+	// ErrIncompatible reports a file this package cannot use: not an
+	// SQLite database, or one whose eventfeed tables were made by a newer
+	// version of the package.
+	ErrIncompatible = errors.New("sqlite: incompatible database file")
+	// ErrNotFound reports a document the Replica does not have.
+	ErrNotFound = errors.New("sqlite: not found")
+)
+
+// DefaultBusyTimeout is how long a write waits for another connection's
+// transaction to finish before it fails.
+const DefaultBusyTimeout = 5 * time.Second
+
+// walPages is how many pages the WAL may grow to before a commit copies
+// them back into the database file. SQLite's default (1000) makes a commit
+// of a large batch checkpoint nearly every time; a page that many commits
+// change, such as a leaf of the event ID index, is copied once per
+// checkpoint instead of once per commit.
+const walPages = 16384
+
+// writerCacheKiB is the page cache of the connection a store writes with,
+// in KiB. Inserting IDs in random order touches pages all over the ID
+// index; keeping them in memory spares a read for each. Other connections
+// keep SQLite's default (2 MiB).
+const writerCacheKiB = 64 << 10
+
+// maxConns bounds each pool. SQLite runs one writer at a time, and every
+// connection holds its own page cache, so a few connections serve any
+// number of goroutines; callers may change it through DB().
+const maxConns = 16
+
+// openDB opens the database at path with the settings both stores share.
+//
+// WAL lets readers go on while one writer commits. synchronous=NORMAL in
+// WAL mode syncs the WAL at checkpoints instead of at every commit: a
+// crash of the process loses nothing and no failure corrupts the file, but
+// a power loss or OS crash may roll back the last commits. A commit then
+// costs no fsync, which is what makes single appends fast; fullSync asks
+// for synchronous=FULL instead. _txlock=immediate makes every read-write
+// transaction take the write lock when it begins, so that two transactions
+// never both read and then wait forever to upgrade to write: the second
+// one waits at BEGIN, up to the busy timeout, and then sees the first's
+// commit.
+func openDB(ctx context.Context, path string, busy time.Duration, fullSync bool) (*sql.DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty path")
+	}
+	if busy <= 0 {
+		busy = DefaultBusyTimeout
+	}
+	sync := "NORMAL"
+	if fullSync {
+		sync = "FULL"
+	}
+	q := url.Values{}
+	q.Set("_txlock", "immediate")
+	q["_pragma"] = []string{
+		"busy_timeout(" + strconv.FormatInt(busy.Milliseconds(), 10) + ")",
+		"journal_mode(WAL)",
+		"synchronous(" + sync + ")",
+		"foreign_keys(ON)",
+		"wal_autocheckpoint(" + strconv.Itoa(walPages) + ")",
+		"journal_size_limit(" + strconv.Itoa(walPages*4096) + ")",
+	}
+	// A file: URI with the path escaped, so that a '?' or '#' in a file
+	// name is part of the name.
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, translate(err))
+	}
+	return db, nil
+}
+
+// writer returns a connection of db for a store's own write transactions,
+// with a larger page cache than the others.
+func writer(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.ExecContext(ctx, "PRAGMA cache_size = -"+strconv.Itoa(writerCacheKiB)); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// migrate brings the tables of component (its name in eventfeed_schema) up
+// to date: steps[i] takes the schema from version i to i+1.
+func migrate(ctx context.Context, db *sql.DB, path, component string, steps []string) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, translate(err))
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+			err = fmt.Errorf("sqlite: open %s: %w", path, translate(err))
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS eventfeed_schema (
+		component TEXT PRIMARY KEY,
+		version   INTEGER NOT NULL
+	) WITHOUT ROWID`); err != nil {
+		return err
+	}
+	var v int
+	err = tx.QueryRowContext(ctx, `SELECT version FROM eventfeed_schema WHERE component = ?`, component).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return err
+	case v > len(steps):
+		return fmt.Errorf("%w: %s schema version %d is newer than this package's %d", ErrIncompatible, component, v, len(steps))
+	}
+	for ; v < len(steps); v++ {
+		if _, err := tx.ExecContext(ctx, steps[v]); err != nil {
+			return fmt.Errorf("migrate %s schema to version %d: %w", component, v+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO eventfeed_schema (component, version) VALUES (?, ?)
+		ON CONFLICT (component) DO UPDATE SET version = excluded.version`, component, v); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// translate turns driver errors into this package's where they mean one.
+func translate(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_NOTADB {
+		return fmt.Errorf("%w: not an SQLite database (%v)", ErrIncompatible, err)
+	}
+	return err
+}
+
+// ctxErr returns the error to report for err, which happened while ctx was
+// in use: ctx's own error when it is done (the driver reports an
+// interruption in words of its own), else err.
+func ctxErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	return translate(err)
+}
+
+// prepare prepares queries on db, in order.
+func prepare(ctx context.Context, db *sql.DB, queries ...string) ([]*sql.Stmt, error) {
+	stmts := make([]*sql.Stmt, 0, len(queries))
+	for _, q := range queries {
+		s, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			closeAll(stmts)
+			return nil, fmt.Errorf("prepare %q: %w", q, err)
+		}
+		stmts = append(stmts, s)
+	}
+	return stmts, nil
+}
+
+func closeAll(stmts []*sql.Stmt) {
+	for _, s := range stmts {
+		s.Close()
+	}
+}
+
+// timeRange is the span of times stored as Unix nanoseconds in an int64.
+var (
+	minTime = time.Unix(0, -1<<63)
+	maxTime = time.Unix(0, 1<<63-1)
+)

@@ -1,0 +1,43 @@
+// Package sqlite keeps a store.Log in one SQLite file: the embedded
+// default, in pure Go (modernc.org/sqlite, no cgo).
+//
+// # The log
+//
+// [Open] opens or creates the file and returns a [Log]. Events are stored
+// one row each, clustered by feed and seq, so that reading a page of a
+// feed reads neighbouring rows; a unique index on the event ID makes
+// appends idempotent across the whole log. Each Append is one transaction.
+//
+// Feed, Feeds and Wait answer from memory. The Log updates its heads after
+// its own appends, and a background watcher picks up commits made by
+// other connections or processes on the same file (another Log, the
+// eventfeed command, AppendTx): every Options.PollInterval it reads
+// SQLite's data_version, which changes only when another connection has
+// committed, and reloads the heads only then. Close stops the watcher.
+//
+// # The transactional outbox
+//
+// [Log.AppendTx] appends within the caller's own transaction, begun on
+// [Log.DB], so that a service's rows and the events announcing them commit
+// together or not at all. Seqs are assigned in commit order: SQLite runs
+// one write transaction at a time, and transactions on DB take the write
+// lock when they begin. After committing, [Log.Notify] wakes long polls at
+// once instead of at the next poll.
+//
+// # Durability and concurrency
+//
+// The file is in WAL mode with synchronous=NORMAL: readers never block
+// the writer nor each other, no crash corrupts the file, and a crash of
+// the process loses no commit; a power loss or OS crash may roll back the
+// last commits. Options.FullSync trades an fsync per commit for
+// durability against those too. Writers wait for each other up to
+// Options.BusyTimeout.
+//
+// # Schema
+//
+// The tables are prefixed eventfeed_ so that they can share a file with
+// the caller's own. Their version is kept in eventfeed_schema; Open
+// creates or migrates them, and refuses with [ErrIncompatible] a file that
+// is not an SQLite database or whose tables a newer version of this
+// package made.
+package sqlite

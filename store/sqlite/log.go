@@ -1,0 +1,559 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/internal/notify"
+	"github.com/eventfeed/eventfeed/store"
+)
+
+// DefaultPollInterval is how often a Log looks for events committed by
+// other connections and processes, when Options leaves it zero.
+const DefaultPollInterval = 10 * time.Millisecond
+
+// Options configures a Log. The zero value is ready to use.
+type Options struct {
+	// PageSize is the page size given to a feed when its first event is
+	// stored; a feed keeps its own for good. Zero means
+	// store.DefaultPageSize; it may not exceed store.MaxPageSize.
+	PageSize int
+
+	// PollInterval is how often the Log checks whether another connection
+	// or process committed events (AppendTx, another Log on the same
+	// file), to wake Wait. Zero means DefaultPollInterval. The check reads
+	// one counter kept in memory by SQLite; the feeds are read again only
+	// when it changed.
+	PollInterval time.Duration
+
+	// BusyTimeout is how long a write waits for another connection's
+	// transaction before failing. Zero means DefaultBusyTimeout.
+	BusyTimeout time.Duration
+
+	// FullSync makes every commit durable against power loss and OS
+	// crashes (synchronous=FULL), at the cost of an fsync per commit. By
+	// default (synchronous=NORMAL) such a crash may roll back the last
+	// commits; a crash of the process alone never loses a commit.
+	FullSync bool
+}
+
+// Log is a store.Log in an SQLite file. Every method is safe for
+// concurrent use. It is also a transactional outbox: see AppendTx.
+type Log struct {
+	db       *sql.DB
+	path     string
+	pageSize int
+	heads    notify.Heads
+	closed   atomic.Bool
+
+	// writeMu serialises this Log's own write transactions, on writer:
+	// SQLite runs one writer at a time, and queueing here is cheaper than
+	// retrying on SQLITE_BUSY.
+	writeMu sync.Mutex
+	writer  *sql.Conn
+
+	stmts                                       []*sql.Stmt
+	insert, byID, feedRow, upsertFeed, readStmt *sql.Stmt
+
+	// The watcher notices commits by other connections: see watch.
+	watcher     *sql.Conn
+	dataVersion *sql.Stmt // on watcher
+	allFeeds    *sql.Stmt // on watcher
+	poke        chan struct{}
+	stop        context.CancelFunc
+	done        chan struct{}
+}
+
+var _ store.Log = (*Log)(nil)
+
+// logSchema holds the migrations of the log's tables: logSchema[i] takes
+// them from version i to i+1. The tables are prefixed because they may
+// share a file with the caller's own (see AppendTx).
+var logSchema = []string{
+	`CREATE TABLE eventfeed_feeds (
+		name      TEXT PRIMARY KEY,
+		epoch     TEXT NOT NULL,
+		page_size INTEGER NOT NULL,
+		head      INTEGER NOT NULL,
+		updated   INTEGER NOT NULL -- Unix nanoseconds
+	) STRICT, WITHOUT ROWID;
+	CREATE TABLE eventfeed_events (
+		feed         TEXT NOT NULL,
+		seq          INTEGER NOT NULL,
+		id           TEXT NOT NULL UNIQUE,
+		type         TEXT NOT NULL,
+		subject      TEXT NOT NULL,
+		time         INTEGER NOT NULL, -- Unix nanoseconds
+		content_type TEXT NOT NULL,
+		data         BLOB NOT NULL,
+		PRIMARY KEY (feed, seq)
+	) STRICT, WITHOUT ROWID;`,
+}
+
+const (
+	insertQuery = `INSERT INTO eventfeed_events (feed, seq, id, type, subject, time, content_type, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	byIDQuery = `SELECT feed, seq, type, subject, time, content_type, data
+		FROM eventfeed_events WHERE id = ?`
+	feedRowQuery    = `SELECT epoch, page_size, head, updated FROM eventfeed_feeds WHERE name = ?`
+	upsertFeedQuery = `INSERT INTO eventfeed_feeds (name, epoch, page_size, head, updated) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET head = excluded.head, updated = excluded.updated`
+	readQuery = `SELECT seq, id, type, subject, time, content_type, data
+		FROM eventfeed_events WHERE feed = ? AND seq BETWEEN ? AND ? ORDER BY seq`
+	allFeedsQuery = `SELECT name, epoch, page_size, head, updated FROM eventfeed_feeds`
+)
+
+// Open opens the log in the SQLite file at path, creating the file and its
+// tables as needed, and starts watching it for events that other
+// connections commit. Close stops that.
+func Open(ctx context.Context, path string, opt Options) (*Log, error) {
+	size := opt.PageSize
+	if size == 0 {
+		size = store.DefaultPageSize
+	}
+	if size < 1 || size > store.MaxPageSize {
+		return nil, fmt.Errorf("sqlite: page size %d is not in 1..%d", opt.PageSize, store.MaxPageSize)
+	}
+	interval := opt.PollInterval
+	if interval <= 0 {
+		interval = DefaultPollInterval
+	}
+	db, err := openDB(ctx, path, opt.BusyTimeout, opt.FullSync)
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{db: db, path: path, pageSize: size, poke: make(chan struct{}, 1), done: make(chan struct{})}
+	version, err := l.init(ctx)
+	if err != nil {
+		l.release()
+		db.Close()
+		return nil, err
+	}
+	wctx, stop := context.WithCancel(context.Background())
+	l.stop = stop
+	go l.watch(wctx, interval, version)
+	return l, nil
+}
+
+// init creates or migrates the tables, prepares the statements, and loads
+// the heads. It returns the data version the heads were loaded at.
+func (l *Log) init(ctx context.Context) (int64, error) {
+	if err := migrate(ctx, l.db, l.path, "log", logSchema); err != nil {
+		return 0, err
+	}
+	stmts, err := prepare(ctx, l.db, insertQuery, byIDQuery, feedRowQuery, upsertFeedQuery, readQuery)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
+	}
+	l.stmts = stmts
+	l.insert, l.byID, l.feedRow, l.upsertFeed, l.readStmt = stmts[0], stmts[1], stmts[2], stmts[3], stmts[4]
+
+	if l.writer, err = writer(ctx, l.db); err != nil {
+		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
+	}
+	if l.watcher, err = l.db.Conn(ctx); err != nil {
+		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
+	}
+	if l.dataVersion, err = l.watcher.PrepareContext(ctx, "PRAGMA data_version"); err != nil {
+		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
+	}
+	if l.allFeeds, err = l.watcher.PrepareContext(ctx, allFeedsQuery); err != nil {
+		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
+	}
+	// The version first: a commit between the two reads is then seen by
+	// the watcher's first look.
+	var version int64
+	if err := l.dataVersion.QueryRowContext(ctx).Scan(&version); err != nil {
+		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
+	}
+	if err := l.reload(ctx); err != nil {
+		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
+	}
+	return version, nil
+}
+
+// release closes what init opened.
+func (l *Log) release() {
+	closeAll(l.stmts)
+	if l.writer != nil {
+		l.writer.Close()
+	}
+	if l.watcher != nil {
+		closeAll([]*sql.Stmt{l.dataVersion, l.allFeeds})
+		l.watcher.Close()
+	}
+}
+
+// watch makes commits by other connections (AppendTx, other processes)
+// known to Wait. SQLite's data_version, read on a connection of its own,
+// changes whenever another connection committed; only then are the feeds
+// read again.
+func (l *Log) watch(ctx context.Context, interval time.Duration, version int64) {
+	defer close(l.done)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-l.poke:
+		}
+		var v int64
+		if err := l.dataVersion.QueryRowContext(ctx).Scan(&v); err != nil || v == version {
+			continue // a failure is retried at the next tick
+		}
+		if err := l.reload(ctx); err == nil {
+			version = v
+		}
+	}
+}
+
+// reload reads every feed's head from the file into l.heads.
+func (l *Log) reload(ctx context.Context) error {
+	rows, err := l.allFeeds.QueryContext(ctx)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			f       store.Feed
+			head    int64
+			updated int64
+		)
+		if err := rows.Scan(&f.Name, &f.Epoch, &f.PageSize, &head, &updated); err != nil {
+			return err
+		}
+		f.Head, f.Updated = uint64(head), time.Unix(0, updated).UTC()
+		l.heads.Set(f)
+	}
+	return rows.Err()
+}
+
+// Notify makes the Log look for newly committed events now rather than at
+// its next poll. Call it after committing a transaction that AppendTx
+// wrote to, to wake long polls at once.
+func (l *Log) Notify() {
+	select {
+	case l.poke <- struct{}{}:
+	default:
+	}
+}
+
+// DB returns the Log's database, for the caller's own tables and for the
+// transactions given to AppendTx. Its transactions take SQLite's write
+// lock when they begin (read-only ones excepted): keep them short.
+func (l *Log) DB() *sql.DB { return l.db }
+
+// validate checks events before anything is written. Times must fit in
+// Unix nanoseconds (years 1678 to 2262), which is how they are stored.
+func validate(events []eventfeed.Event) error {
+	for i := range events {
+		e := &events[i]
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("sqlite: append event %d: %w", i, err)
+		}
+		if !e.Time.IsZero() && (e.Time.Before(minTime) || e.Time.After(maxTime)) {
+			return fmt.Errorf("sqlite: append event %d: %w: Time %v is outside %d to %d", i, eventfeed.ErrInvalidEvent, e.Time, minTime.Year(), maxTime.Year())
+		}
+	}
+	return nil
+}
+
+// Append stores events in one transaction, as store.Log.Append describes.
+func (l *Log) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfeed.Event, error) {
+	if err := validate(events); err != nil {
+		return nil, err
+	}
+	if len(events) == 0 {
+		return nil, nil
+	}
+	if l.closed.Load() {
+		return nil, eventfeed.ErrClosed
+	}
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	tx, err := l.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, l.fail(ctx, "append", err)
+	}
+	st := stmts{
+		insert:     tx.StmtContext(ctx, l.insert),
+		byID:       tx.StmtContext(ctx, l.byID),
+		feedRow:    tx.StmtContext(ctx, l.feedRow),
+		upsertFeed: tx.StmtContext(ctx, l.upsertFeed),
+	}
+	out, feeds, err := l.appendTx(ctx, st, events)
+	if err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, l.fail(ctx, "append", err)
+	}
+	for _, f := range feeds {
+		l.heads.Set(f)
+	}
+	return out, nil
+}
+
+// AppendTx stores events within tx, the caller's own transaction: the
+// transactional outbox. The events become visible, and their seqs final,
+// when the caller commits; if it rolls back, they were never stored. tx
+// should come from DB(), so that it holds the write lock from its start
+// (a transaction of another pool on the same file works too, but may fail
+// with SQLITE_BUSY where one from DB() would have waited). Errors are as
+// for Append, and leave tx usable; the caller decides whether to commit.
+//
+// Long polls learn of the events at the Log's next poll after the commit;
+// call Notify after committing to wake them at once.
+func (l *Log) AppendTx(ctx context.Context, tx *sql.Tx, events ...eventfeed.Event) ([]eventfeed.Event, error) {
+	if err := validate(events); err != nil {
+		return nil, err
+	}
+	if len(events) == 0 {
+		return nil, nil
+	}
+	if l.closed.Load() {
+		return nil, eventfeed.ErrClosed
+	}
+	var st stmts
+	for _, p := range []struct {
+		s **sql.Stmt
+		q string
+	}{{&st.insert, insertQuery}, {&st.byID, byIDQuery}, {&st.feedRow, feedRowQuery}, {&st.upsertFeed, upsertFeedQuery}} {
+		s, err := tx.PrepareContext(ctx, p.q)
+		if err != nil {
+			return nil, l.fail(ctx, "append", err)
+		}
+		defer s.Close()
+		*p.s = s
+	}
+	// A failure leaves tx as it was, so that the caller can still commit
+	// its own work: the savepoint undoes what this call wrote.
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT eventfeed_append"); err != nil {
+		return nil, l.fail(ctx, "append", err)
+	}
+	out, _, err := l.appendTx(ctx, st, events)
+	if err != nil {
+		if _, rerr := tx.ExecContext(context.WithoutCancel(ctx), "ROLLBACK TO eventfeed_append; RELEASE eventfeed_append"); rerr != nil {
+			return nil, errors.Join(err, l.fail(ctx, "append: roll back to savepoint", rerr))
+		}
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE eventfeed_append"); err != nil {
+		return nil, l.fail(ctx, "append", err)
+	}
+	return out, nil
+}
+
+// stmts are the statements an append runs, bound to its transaction.
+type stmts struct {
+	insert, byID, feedRow, upsertFeed *sql.Stmt
+}
+
+// appendTx writes events within a transaction and returns them as stored,
+// with the feeds whose heads moved.
+func (l *Log) appendTx(ctx context.Context, st stmts, events []eventfeed.Event) ([]eventfeed.Event, []store.Feed, error) {
+	now := time.Now().UTC()
+	out := make([]eventfeed.Event, len(events))
+	var (
+		feeds  []*store.Feed // in the order first met
+		byName = make(map[string]*store.Feed, 1)
+		moved  = make(map[string]bool, 1)
+	)
+	for i := range events {
+		e := &events[i]
+		f := byName[e.Feed]
+		if f == nil {
+			var err error
+			if f, err = l.loadFeed(ctx, st.feedRow, e.Feed); err != nil {
+				return nil, nil, err
+			}
+			byName[e.Feed] = f
+			feeds = append(feeds, f)
+		}
+		ev := *e
+		ev.Seq = f.Head + 1
+		if ev.Time.IsZero() {
+			ev.Time = now
+		} else {
+			ev.Time = ev.Time.UTC()
+		}
+		data := ev.Data
+		if data == nil {
+			data = []byte{}
+		}
+		res, err := st.insert.ExecContext(ctx, ev.Feed, int64(ev.Seq), ev.ID, ev.Type, ev.Subject, ev.Time.UnixNano(), ev.ContentType, data)
+		if err != nil {
+			return nil, nil, l.fail(ctx, "append", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, nil, l.fail(ctx, "append", err)
+		} else if n == 0 {
+			// The ID is taken: by an earlier call, or earlier in this one.
+			stored, err := l.eventByID(ctx, st.byID, e.ID)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !e.SameContent(&stored) {
+				return nil, nil, fmt.Errorf("sqlite: append %s: %w (stored in %s at %d)", e.ID, eventfeed.ErrConflict, stored.Feed, stored.Seq)
+			}
+			out[i] = stored
+			continue
+		}
+		f.Head, f.Updated = ev.Seq, ev.Time
+		moved[f.Name] = true
+		out[i] = ev
+	}
+	var changed []store.Feed
+	for _, f := range feeds {
+		if !moved[f.Name] {
+			continue
+		}
+		if _, err := st.upsertFeed.ExecContext(ctx, f.Name, f.Epoch, f.PageSize, int64(f.Head), f.Updated.UnixNano()); err != nil {
+			return nil, nil, l.fail(ctx, "append", err)
+		}
+		changed = append(changed, *f)
+	}
+	return out, changed, nil
+}
+
+// loadFeed reads the feed called name as the transaction sees it, or makes
+// a new one: a fresh epoch and this Log's page size.
+func (l *Log) loadFeed(ctx context.Context, feedRow *sql.Stmt, name string) (*store.Feed, error) {
+	f := &store.Feed{Name: name}
+	var head, updated int64
+	err := feedRow.QueryRowContext(ctx, name).Scan(&f.Epoch, &f.PageSize, &head, &updated)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		f.Epoch, f.PageSize = newEpoch(), l.pageSize
+	case err != nil:
+		return nil, l.fail(ctx, "append", err)
+	default:
+		f.Head, f.Updated = uint64(head), time.Unix(0, updated).UTC()
+	}
+	return f, nil
+}
+
+func (l *Log) eventByID(ctx context.Context, byID *sql.Stmt, id string) (eventfeed.Event, error) {
+	e := eventfeed.Event{ID: id}
+	var seq, t int64
+	err := byID.QueryRowContext(ctx, id).Scan(&e.Feed, &seq, &e.Type, &e.Subject, &t, &e.ContentType, &e.Data)
+	if err != nil {
+		return e, l.fail(ctx, "append", err)
+	}
+	e.Seq, e.Time = uint64(seq), time.Unix(0, t).UTC()
+	return e, nil
+}
+
+// Read returns the events of feed with from <= Seq <= to.
+func (l *Log) Read(ctx context.Context, feed string, from, to uint64) ([]eventfeed.Event, error) {
+	if l.closed.Load() {
+		return nil, eventfeed.ErrClosed
+	}
+	from = max(from, 1)
+	to = min(to, math.MaxInt64)
+	var out []eventfeed.Event
+	if from <= to {
+		if f, ok := l.heads.Get(feed); ok && f.Head >= from {
+			out = make([]eventfeed.Event, 0, min(min(to, f.Head)-from+1, store.MaxPageSize))
+		}
+		rows, err := l.readStmt.QueryContext(ctx, feed, int64(from), int64(to))
+		if err != nil {
+			return nil, l.fail(ctx, "read "+feed, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e := eventfeed.Event{Feed: feed}
+			var seq, t int64
+			if err := rows.Scan(&seq, &e.ID, &e.Type, &e.Subject, &t, &e.ContentType, &e.Data); err != nil {
+				return nil, l.fail(ctx, "read "+feed, err)
+			}
+			e.Seq, e.Time = uint64(seq), time.Unix(0, t).UTC()
+			out = append(out, e)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, l.fail(ctx, "read "+feed, err)
+		}
+	}
+	if len(out) == 0 {
+		if _, ok := l.heads.Get(feed); !ok {
+			// Perhaps committed by another process since the last poll.
+			var epoch string
+			var size, head, updated int64
+			err := l.feedRow.QueryRowContext(ctx, feed).Scan(&epoch, &size, &head, &updated)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return nil, fmt.Errorf("sqlite: read %q: %w", feed, eventfeed.ErrFeedNotFound)
+			case err != nil:
+				return nil, l.fail(ctx, "read "+feed, err)
+			}
+		}
+		return nil, nil
+	}
+	return out, nil
+}
+
+// Feed describes the feed called name, from memory.
+func (l *Log) Feed(ctx context.Context, name string) (store.Feed, error) {
+	if l.closed.Load() {
+		return store.Feed{}, eventfeed.ErrClosed
+	}
+	f, ok := l.heads.Get(name)
+	if !ok {
+		return store.Feed{}, fmt.Errorf("sqlite: feed %q: %w", name, eventfeed.ErrFeedNotFound)
+	}
+	return f, nil
+}
+
+// Feeds lists every feed, sorted by name, from memory.
+func (l *Log) Feeds(ctx context.Context) ([]store.Feed, error) {
+	if l.closed.Load() {
+		return nil, eventfeed.ErrClosed
+	}
+	return l.heads.List(), nil
+}
+
+// Wait blocks until the head of feed passes after, or ctx is done, or the
+// Log is closed (eventfeed.ErrClosed). Events committed by other
+// connections and processes wake it within about Options.PollInterval. An
+// invalid feed name is an error at once.
+func (l *Log) Wait(ctx context.Context, feed string, after uint64) (store.Feed, error) {
+	if err := eventfeed.ValidateFeedName(feed); err != nil {
+		return store.Feed{}, fmt.Errorf("sqlite: wait: %w", err)
+	}
+	return l.heads.Wait(ctx, feed, after)
+}
+
+// Close stops watching the file, wakes every Wait with eventfeed.ErrClosed
+// and closes the database once the calls under way have finished.
+func (l *Log) Close() error {
+	if l.closed.Swap(true) {
+		return nil
+	}
+	l.stop()
+	<-l.done
+	l.heads.Close()
+	l.release()
+	if err := l.db.Close(); err != nil {
+		return fmt.Errorf("sqlite: close %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// fail wraps err, which a database call made for op returned.
+func (l *Log) fail(ctx context.Context, op string, err error) error {
+	if l.closed.Load() && !errors.Is(err, context.Canceled) {
+		return eventfeed.ErrClosed
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, ctxErr(ctx, err))
+}
