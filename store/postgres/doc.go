@@ -1,0 +1,81 @@
+// Package postgres keeps a store.Log in PostgreSQL (13 or newer), for
+// services that run on more than one machine: any number of publisher
+// instances share one log.
+//
+// The Log keeps its tables in a schema of its own (Options.Schema,
+// "eventfeed" by default), creates them when it is opened and migrates
+// them when this package is upgraded; the versions are kept in the
+// schema's schema_version table, and a schema migrated by a newer version
+// of the package is refused with ErrSchemaTooNew. Instances opening at the
+// same time migrate one after the other.
+//
+// # Outbox and sequencer
+//
+// A service appends events in its own business transaction with
+// [Log.AppendTx]: the events are inserted into an outbox table, and that is
+// all. No row is updated and no lock outlives the insert, so however long
+// the caller's transaction runs it holds up no other writer; if it rolls
+// back, its events never existed. [Log.Append] is AppendTx in a
+// transaction of its own, followed by a wait until the events are in the
+// log, so that it can return their seqs.
+//
+// One instance at a time is the sequencer: the one that holds a session
+// advisory lock, on a connection of its own. Woken by the NOTIFY that
+// AppendTx sends when the caller's transaction commits (and once a second
+// in case a notification was lost), it moves the committed outbox rows
+// into the log in one transaction per batch: it gives each event the next
+// seq of its feed, inserts it, moves the feed's head, deletes the outbox
+// rows and notifies every instance of the new heads. An event is sequenced
+// within milliseconds of its commit.
+//
+// # Ordering
+//
+// Seqs are gapless and assigned only to committed events, by the sequencer,
+// in the transaction that makes them visible; a reader therefore never sees
+// seq n+1 before seq n, and nothing ever appears below a seq it has seen.
+// The out-of-order-commit trap (a position handed out before commit, a
+// transaction holding position n+1 committing before the one holding n, a
+// reader passing n for good) cannot happen: outbox positions are never
+// shown to readers, and a transaction that commits late is simply
+// sequenced later.
+//
+// Events are sequenced in commit order, as far as one round of the
+// sequencer can tell: every event committed before a round began gets a
+// lower seq than every event committed after. Within one round the events
+// of a transaction stay together and in the order they were appended.
+// The comment at the top of sequencer.go gives the argument in full, and
+// says why the sequencer does not wait for older transactions to finish
+// (the usual "xmin horizon" fix for the trap, which one long transaction
+// anywhere in the database would stall).
+//
+// Appends are idempotent by event ID across the outbox and the log: a
+// unique index on the outbox makes a second transaction inserting the same
+// ID wait for the first, and AppendTx then compares the two. One corner
+// remains: a transaction at REPEATABLE READ or SERIALIZABLE cannot see an
+// event sequenced after it began, so it can insert a copy of that event
+// into the outbox. The sequencer drops such a copy when its content is the
+// same; when it differs it writes it to the schema's rejected table (with
+// the reason) instead of the log, and logs a warning.
+//
+// # Several instances
+//
+// Every instance of a Log competes to be the sequencer; the others try
+// again every second, so when the sequencer's process dies, or its
+// connection drops, another takes over within about a second (within half
+// a minute when its machine vanishes without closing the connection: the
+// server notices through TCP keepalives). A sequencing transaction runs on
+// the connection that holds the lock, so it dies with it: two instances
+// never sequence at once. [Log.Close] hands the lock over at once.
+//
+// Each instance answers [Log.Feed], [Log.Feeds] and [Log.Wait] from
+// memory: a listener connection receives the heads every sequencing
+// notifies, reconnects when it fails, and the heads are read again after
+// a reconnection and every few seconds in case a notification was lost.
+// An instance may thus trail another by the time a notification takes.
+//
+// The Log's two connections of its own use LISTEN and a session advisory
+// lock: they must reach PostgreSQL directly or through a pooler in session
+// mode, not in transaction mode. The pool's size is set in the DSN
+// (pool_max_conns); give it about as many connections as concurrent
+// appenders.
+package postgres
