@@ -326,6 +326,7 @@ func (f *faulty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hijackClose(w, "")
 	case faultShortBody, faultCutXML, faultSlow:
 		rec := httptest.NewRecorder()
+		r.Header.Del("Accept-Encoding") // cut the identity body
 		f.h.ServeHTTP(rec, r)
 		body := rec.Body.String()
 		if rec.Code != http.StatusOK {

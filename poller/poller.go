@@ -454,19 +454,23 @@ func (p *Poller) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		// Poll again at once after a long poll, or when this answer gave
-		// the ETag that the next poll needs to be a long poll; else pause.
+		// Poll again at once after a long poll, after an answer that
+		// brought new events, or when this answer gave the ETag that the
+		// next poll needs to be a long poll; else pause, so that a server
+		// that neither holds requests nor answers 304 is not polled in a
+		// busy loop.
 		pause := !pg.waited
 		if pg.notModified {
 			p.count(func(st *Stats) { st.NotModified++ })
 		} else {
+			last := s.cp.LastID
 			head, err = p.catchUpFrom(ctx, s, pg)
 			if err != nil {
 				return err
 			}
 			hadETag := etag != ""
 			pollURL, etag = head.pollTarget()
-			if !hadETag && etag != "" && p.cfg.Wait > 0 {
+			if s.cp.LastID != last || !hadETag && etag != "" && p.cfg.Wait > 0 {
 				pause = false
 			}
 		}

@@ -1,0 +1,169 @@
+package poller_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/publisher"
+	"github.com/eventfeed/eventfeed/store/memory"
+)
+
+// pubEnv is a real publisher over a memory log, mounted at /feeds/.
+type pubEnv struct {
+	log *memory.Log
+	h   *publisher.Handler
+	srv *httptest.Server
+}
+
+func newPubEnv(t testing.TB, pageSize int, cfg publisher.Config) *pubEnv {
+	t.Helper()
+	e := &pubEnv{log: memory.NewLog(memory.Options{PageSize: pageSize})}
+	var err error
+	if e.h, err = publisher.New(e.log, cfg); err != nil {
+		t.Fatalf("publisher.New: %v", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/feeds/", http.StripPrefix("/feeds", e.h))
+	e.srv = httptest.NewServer(mux)
+	t.Cleanup(func() {
+		e.srv.Close()
+		e.h.Close()
+	})
+	return e
+}
+
+// url is the subscription URL of feed.
+func (e *pubEnv) url(feed string) string { return e.srv.URL + "/feeds/" + feed }
+
+// add appends n events of about 100 bytes to feed and returns their IDs.
+func (e *pubEnv) add(t testing.TB, feed string, n int) []string {
+	t.Helper()
+	events := make([]eventfeed.Event, n)
+	for i := range events {
+		events[i] = eventfeed.Event{
+			Feed:    feed,
+			ID:      fmt.Sprintf("urn:uuid:%s-%d", feed, time.Now().UnixNano()+int64(i)),
+			Type:    "order.placed",
+			Subject: fmt.Sprintf("order-%d", i%17),
+			Data:    []byte(fmt.Sprintf(`{"n":%d,"note":"some text to make it about a hundred bytes long"}`, i)),
+		}
+	}
+	stored, err := e.log.Append(context.Background(), events...)
+	if err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	return ids(stored)
+}
+
+// logIDs returns the IDs of feed's events in the log, in order.
+func (e *pubEnv) logIDs(t testing.TB, feed string) []string {
+	t.Helper()
+	evs, err := e.log.Read(context.Background(), feed, 1, 1<<62)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	return ids(evs)
+}
+
+// TestPublisher follows the project's own publisher: first run, resumes
+// across page boundaries, and events equal to the log's.
+func TestPublisher(t *testing.T) {
+	e := newPubEnv(t, 10, publisher.Config{})
+	e.add(t, "orders", 95)
+	r := memory.NewReplica(nil)
+	src := e.url("orders")
+	for _, n := range []int{0, 4, 1, 30, 0} {
+		e.add(t, "orders", n)
+		p := newPoller(t, src, r, fastRetry())
+		if err := syncCtx(t, p); err != nil {
+			t.Fatalf("Sync: %v", err)
+		}
+		sameIDs(t, ids(r.Applied()), e.logIDs(t, "orders"))
+	}
+	want, _ := e.log.Read(context.Background(), "orders", 1, 1<<62)
+	for i, ev := range r.Applied() {
+		w := want[i]
+		if ev.Seq != w.Seq || ev.Type != w.Type || ev.Subject != w.Subject || !ev.Time.Equal(w.Time) ||
+			string(ev.Data) != string(w.Data) || ev.MediaType() != w.MediaType() || ev.Feed != "orders" {
+			t.Fatalf("applied[%d] = %+v, want %+v", i, ev, w)
+		}
+	}
+	cp := checkpointOf(t, r, src)
+	if cp.Seq != 130 || cp.LastID != want[129].ID {
+		t.Errorf("checkpoint = %+v, want seq 130, ID %s", cp, want[129].ID)
+	}
+}
+
+// TestPublisherLongPoll follows the publisher at its head: each append
+// wakes the long poll and reaches the replica.
+func TestPublisherLongPoll(t *testing.T) {
+	e := newPubEnv(t, 5, publisher.Config{})
+	e.add(t, "orders", 7)
+	r := memory.NewReplica(nil)
+	cfg := fastRetry()
+	cfg.Wait = 10 * time.Second
+	cfg.MinInterval = time.Hour // a fallback to interval polling would stall
+	p := newPoller(t, e.url("orders"), r, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	for i := range 6 {
+		waitFor(t, 5*time.Second, func() bool { return len(r.Applied()) == 7+i*3 })
+		e.add(t, "orders", 3)
+	}
+	waitFor(t, 5*time.Second, func() bool { return len(r.Applied()) == 7+6*3 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	sameIDs(t, ids(r.Applied()), e.logIDs(t, "orders"))
+	if st := p.Stats(); st.SeqLag != 0 || st.Checkpoint.Seq != 25 {
+		t.Errorf("Stats() = %+v, want checkpoint at seq 25 and no seq lag", st)
+	}
+}
+
+// TestPublisherReset resumes a checkpoint of a feed whose log was rebuilt
+// under a new epoch: the publisher's 404 says so.
+func TestPublisherReset(t *testing.T) {
+	e := newPubEnv(t, 5, publisher.Config{})
+	e.add(t, "orders", 12)
+	r := memory.NewReplica(nil)
+	if err := syncCtx(t, newPoller(t, e.url("orders"), r, fastRetry())); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	before := checkpointOf(t, r, e.url("orders"))
+
+	// A new log behind the same URL: the old pages are another epoch's.
+	e2 := newPubEnv(t, 5, publisher.Config{})
+	e2.add(t, "orders", 20)
+	e.srv.Config.Handler = e2.srv.Config.Handler
+
+	err := syncCtx(t, newPoller(t, e.url("orders"), r, fastRetry()))
+	if !errors.Is(err, eventfeed.ErrCheckpointLost) || !errors.Is(err, eventfeed.ErrFeedReset) {
+		t.Fatalf("Sync after a reset: %v, want ErrCheckpointLost and ErrFeedReset", err)
+	}
+	if after := checkpointOf(t, r, e.url("orders")); after != before || len(r.Applied()) != 12 {
+		t.Errorf("replica changed: checkpoint %+v (was %+v), %d events (was 12)", after, before, len(r.Applied()))
+	}
+}
+
+// TestPublisherFaults catches up with the publisher through faults.
+func TestPublisherFaults(t *testing.T) {
+	e := newPubEnv(t, 20, publisher.Config{})
+	e.add(t, "orders", 400)
+	fy := newFaulty(e.srv.Config.Handler, 0.3, 7)
+	e.srv.Config.Handler = fy
+	r := memory.NewReplica(nil)
+	p := newPoller(t, e.url("orders"), r, fastRetry())
+	if err := syncCtx(t, p); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	sameIDs(t, ids(r.Applied()), e.logIDs(t, "orders"))
+	t.Logf("faults injected: %v", fy.counts)
+}
