@@ -1,8 +1,9 @@
-// Package postgres keeps a store.Log in PostgreSQL (13 or newer), for
-// services that run on more than one machine: any number of publisher
-// instances share one log.
+// Package postgres keeps a store.Log and a store.Replica in PostgreSQL (13
+// or newer), for services that run on more than one machine: any number of
+// publisher instances share one log, and any number of consumer instances
+// share one replica while one at a time follows each source.
 //
-// The Log keeps its tables in a schema of its own (Options.Schema,
+// Each store keeps its tables in a schema of its own (Options.Schema,
 // "eventfeed" by default), creates them when it is opened and migrates
 // them when this package is upgraded; the versions are kept in the
 // schema's schema_version table, and a schema migrated by a newer version
@@ -78,4 +79,44 @@
 // mode, not in transaction mode. The pool's size is set in the DSN
 // (pool_max_conns); give it about as many connections as concurrent
 // appenders.
+//
+// # Replica and failover
+//
+// [Replica] applies a consumer's events with a [Projection] that runs in
+// the same transaction as the checkpoint, so that after a crash at any
+// point every event has been applied exactly once. [Latest] is a ready
+// projection that keeps the newest event per (feed, subject) for
+// [Replica.Get]; parked events are listed by [Replica.DeadLetters].
+//
+// Several instances of a consuming service share its replica, and one at
+// a time must follow a given source. [Replica.Lock] elects it: it waits
+// for a session advisory lock named after the source, on a connection of
+// its own, then takes a fencing token, a number that grows with every new
+// holder. The lock passes on as soon as the holder releases it or its
+// session ends; the token is what makes that safe. Apply and Park read the
+// source's current token in their own transaction, with a row lock, and
+// refuse with ErrLeaseLost unless this Replica holds that very token (once
+// a lease was ever taken on a source, a Replica without one is refused
+// too). A new holder's token update waits for every transaction that read
+// the old token, so a holder whose connection dropped either committed
+// before its successor read the checkpoint, or cannot commit at all, even
+// if it has not noticed its loss yet.
+//
+// Run the poller under the lease, and start over when it ends:
+//
+//	for ctx.Err() == nil {
+//		lease, err := replica.Lock(ctx, source)
+//		if err != nil {
+//			time.Sleep(time.Second) // the database is unreachable, or ctx ended
+//			continue
+//		}
+//		pctx, cancel := context.WithCancel(ctx)
+//		go func() { <-lease.Done(); cancel() }()
+//		p, err := poller.New(source, replica, cfg) // resumes from the checkpoint
+//		if err == nil {
+//			err = p.Run(pctx)
+//		}
+//		cancel()
+//		lease.Release()
+//	}
 package postgres

@@ -1,0 +1,353 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/store"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// A Projection applies one event to a consumer's state in tx, the
+// transaction that also stores the checkpoint: if the projection fails,
+// or anything after it, none of the batch's effects are committed.
+// It must do all its work through tx.
+type Projection func(ctx context.Context, tx pgx.Tx, ev eventfeed.Event) error
+
+// ReplicaOptions configures a Replica. The zero value is ready to use.
+type ReplicaOptions struct {
+	// Schema is the PostgreSQL schema that holds the Replica's tables
+	// (checkpoints, latest, dead_letters, leases); it is created and
+	// migrated when the Replica is opened. Empty means DefaultSchema. It
+	// may be the schema of a Log: their tables do not clash.
+	Schema string
+
+	// Projection applies each event. Nil means Latest(Schema): keep the
+	// newest event of each (feed, subject), for Get.
+	Projection Projection
+}
+
+// ErrNotFound reports that the latest table holds no event for a feed
+// and subject.
+var ErrNotFound = errors.New("postgres: no event for this feed and subject")
+
+// ErrLeaseLost reports an Apply or Park on a source whose lease the
+// Replica does not hold: it lost it, released it, or never took it while
+// another Replica did.
+var ErrLeaseLost = errors.New("postgres: lease on the source is not held")
+
+var errNoSource = errors.New("postgres: checkpoint has no source")
+
+// Replica is a store.Replica in PostgreSQL. Create it with OpenReplica or
+// NewReplica; every method is safe for concurrent use.
+type Replica struct {
+	pool     *pgxpool.Pool
+	ownPool  bool
+	lockCfg  *pgx.ConnConfig // for the connections that hold leases
+	schema   string
+	project  Projection
+	q        replicaSQL
+	holderID string
+
+	mu     sync.Mutex
+	closed bool
+	leases map[string]*Lease // held, by source
+}
+
+var _ store.Replica = (*Replica)(nil)
+
+// DeadLetter is an event parked by Replica.Park.
+type DeadLetter struct {
+	Source string
+	Event  eventfeed.Event
+	Reason string
+	Parked time.Time
+}
+
+// OpenReplica connects to the PostgreSQL database named by dsn, as Open
+// does, and creates or migrates the Replica's tables. Close releases
+// everything, the pool included.
+func OpenReplica(ctx context.Context, dsn string, opt ReplicaOptions) (*Replica, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse DSN: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	r, err := NewReplica(ctx, pool, opt)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	r.ownPool = true
+	return r, nil
+}
+
+// NewReplica is OpenReplica on a pool the caller made and keeps: Close
+// leaves the pool open.
+func NewReplica(ctx context.Context, pool *pgxpool.Pool, opt ReplicaOptions) (*Replica, error) {
+	schema, err := checkSchema(opt.Schema)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, pool, schema, componentReplica, replicaSchema); err != nil {
+		return nil, err
+	}
+	lockCfg := dedicatedConfig(pool.Config().ConnConfig)
+	// A canceled Lock must cancel its wait for the advisory lock on the
+	// server, or the server could grant the lock to a session nobody uses.
+	lockCfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: time.Second}
+	}
+	host, _ := os.Hostname()
+	r := &Replica{
+		pool:     pool,
+		lockCfg:  lockCfg,
+		schema:   schema,
+		project:  opt.Projection,
+		q:        newReplicaSQL(schema),
+		holderID: fmt.Sprintf("%s pid %d", host, os.Getpid()),
+		leases:   make(map[string]*Lease),
+	}
+	if r.project == nil {
+		r.project = Latest(schema)
+	}
+	return r, nil
+}
+
+// replicaSQL holds the Replica's statements with the schema filled in.
+type replicaSQL struct {
+	checkpoint, saveCheckpoint, fence, park, deadLetters, get, takeLease string
+}
+
+func newReplicaSQL(schema string) replicaSQL {
+	s := pgx.Identifier{schema}.Sanitize()
+	f := func(q string) string { return fmt.Sprintf(q, s) }
+	return replicaSQL{
+		checkpoint: f(`SELECT page, last_id, seq, epoch, updated FROM %[1]s.checkpoints WHERE source = $1`),
+		saveCheckpoint: f(`INSERT INTO %[1]s.checkpoints (source, page, last_id, seq, epoch, updated)
+VALUES ($1, $2, $3, $4, $5, now())
+ON CONFLICT (source) DO UPDATE SET page = excluded.page, last_id = excluded.last_id, seq = excluded.seq,
+	epoch = excluded.epoch, updated = excluded.updated`),
+		// FOR SHARE: a new holder's token update waits until this
+		// transaction ends, so a transaction that read a token commits
+		// before the next holder reads the checkpoint.
+		fence: f(`SELECT token FROM %[1]s.leases WHERE source = $1 FOR SHARE`),
+		park: f(`INSERT INTO %[1]s.dead_letters (source, feed, seq, id, type, subject, time, time_ns, content_type, data, reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
+		deadLetters: f(`SELECT source, ` + eventColumns + `, reason, parked FROM %[1]s.dead_letters WHERE source = $1 ORDER BY n`),
+		get:         f(`SELECT ` + eventColumns + ` FROM %[1]s.latest WHERE feed = $1 AND subject = $2`),
+		takeLease: f(`INSERT INTO %[1]s.leases (source, token, holder, acquired) VALUES ($1, 1, $2, now())
+ON CONFLICT (source) DO UPDATE SET token = leases.token + 1, holder = excluded.holder, acquired = excluded.acquired
+RETURNING token`),
+	}
+}
+
+// Latest returns the ready projection that keeps, in schema's latest
+// table, the newest event of each (feed, subject) applied, for
+// Replica.Get. Call it from a projection of your own to keep both; an
+// empty schema means DefaultSchema.
+func Latest(schema string) Projection {
+	if schema == "" {
+		schema = DefaultSchema
+	}
+	q := fmt.Sprintf(`INSERT INTO %[1]s.latest (`+eventColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (feed, subject) DO UPDATE SET seq = excluded.seq, id = excluded.id, type = excluded.type,
+	time = excluded.time, time_ns = excluded.time_ns, content_type = excluded.content_type, data = excluded.data`,
+		pgx.Identifier{schema}.Sanitize())
+	return func(ctx context.Context, tx pgx.Tx, ev eventfeed.Event) error {
+		t, ns := splitTime(ev.Time)
+		_, err := tx.Exec(ctx, q, ev.Feed, int64(ev.Seq), ev.ID, ev.Type, ev.Subject, t, ns, ev.ContentType, data(ev.Data))
+		return err
+	}
+}
+
+// Checkpoint returns the checkpoint of source, zero (with Source set) when
+// none was committed.
+func (r *Replica) Checkpoint(ctx context.Context, source string) (store.Checkpoint, error) {
+	if r.isClosed() {
+		return store.Checkpoint{}, eventfeed.ErrClosed
+	}
+	cp := store.Checkpoint{Source: source}
+	var seq int64
+	err := r.pool.QueryRow(ctx, r.q.checkpoint, source).Scan(&cp.Page, &cp.LastID, &seq, &cp.Epoch, &cp.Updated)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return store.Checkpoint{Source: source}, nil
+	case err != nil:
+		return store.Checkpoint{}, fmt.Errorf("postgres: checkpoint of %s: %w", source, err)
+	}
+	cp.Seq = uint64(seq)
+	return cp, nil
+}
+
+// Apply runs the projection on each event in order and stores cp, in one
+// transaction. A projection error rolls everything back and is returned as
+// a *store.ApplyError. When a lease was ever taken on cp.Source, Apply
+// commits only while this Replica holds it (else ErrLeaseLost).
+func (r *Replica) Apply(ctx context.Context, cp store.Checkpoint, events []eventfeed.Event) error {
+	return r.commit(ctx, cp, func(tx pgx.Tx) error {
+		for _, ev := range events {
+			if err := r.project(ctx, tx, ev); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return &store.ApplyError{Event: ev, Err: err}
+			}
+		}
+		return nil
+	})
+}
+
+// Park records ev as a dead letter of cp.Source with reason, without
+// applying it, and stores cp, in one transaction; it is fenced as Apply
+// is.
+func (r *Replica) Park(ctx context.Context, cp store.Checkpoint, ev eventfeed.Event, reason string) error {
+	return r.commit(ctx, cp, func(tx pgx.Tx) error {
+		t, ns := splitTime(ev.Time)
+		_, err := tx.Exec(ctx, r.q.park, cp.Source, ev.Feed, int64(ev.Seq), ev.ID, ev.Type, ev.Subject, t, ns, ev.ContentType, data(ev.Data), reason)
+		return err
+	})
+}
+
+// commit runs work and stores cp in one fenced transaction.
+func (r *Replica) commit(ctx context.Context, cp store.Checkpoint, work func(pgx.Tx) error) error {
+	if cp.Source == "" {
+		return errNoSource
+	}
+	if r.isClosed() {
+		return eventfeed.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		if err := r.fence(ctx, tx, cp.Source); err != nil {
+			return err
+		}
+		if err := work(tx); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, r.q.saveCheckpoint, cp.Source, cp.Page, cp.LastID, int64(cp.Seq), cp.Epoch)
+		return err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, ErrLeaseLost) || store.AsApplyError(err) != nil:
+		return err
+	}
+	return fmt.Errorf("postgres: commit %s: %w", cp.Source, err)
+}
+
+// fence checks, in tx, that this Replica may commit for source: no lease
+// was ever taken on it, or this Replica holds the current one. The row
+// lock it takes holds up any new holder until tx ends.
+func (r *Replica) fence(ctx context.Context, tx pgx.Tx, source string) error {
+	r.mu.Lock()
+	lease := r.leases[source]
+	r.mu.Unlock()
+	var current int64
+	err := tx.QueryRow(ctx, r.q.fence, source).Scan(&current)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) && lease == nil:
+		return nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("%w: %s: the lease record is gone", ErrLeaseLost, source)
+	case err != nil:
+		return err
+	case lease == nil:
+		return fmt.Errorf("%w: %s is leased (token %d) and this Replica holds no lease on it", ErrLeaseLost, source, current)
+	case lease.token != current:
+		return fmt.Errorf("%w: %s was taken over (token %d, this Replica holds %d)", ErrLeaseLost, source, current, lease.token)
+	}
+	return nil
+}
+
+// DeadLetters returns the events parked for source, oldest first.
+func (r *Replica) DeadLetters(ctx context.Context, source string) ([]DeadLetter, error) {
+	if r.isClosed() {
+		return nil, eventfeed.ErrClosed
+	}
+	rows, _ := r.pool.Query(ctx, r.q.deadLetters, source)
+	defer rows.Close()
+	var out []DeadLetter
+	for rows.Next() {
+		var (
+			d   DeadLetter
+			seq int64
+			t   time.Time
+			ns  int16
+		)
+		e := &d.Event
+		if err := rows.Scan(&d.Source, &e.Feed, &seq, &e.ID, &e.Type, &e.Subject, &t, &ns, &e.ContentType, &e.Data, &d.Reason, &d.Parked); err != nil {
+			return nil, fmt.Errorf("postgres: dead letters of %s: %w", source, err)
+		}
+		e.Seq, e.Time = uint64(seq), joinTime(t, ns)
+		if len(e.Data) == 0 {
+			e.Data = nil
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: dead letters of %s: %w", source, err)
+	}
+	return out, nil
+}
+
+// Get returns the newest event applied for feed and subject by the Latest
+// projection, or ErrNotFound.
+func (r *Replica) Get(ctx context.Context, feed, subject string) (eventfeed.Event, error) {
+	if r.isClosed() {
+		return eventfeed.Event{}, eventfeed.ErrClosed
+	}
+	e, err := scanEvent(r.pool.QueryRow(ctx, r.q.get, feed, subject))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return eventfeed.Event{}, fmt.Errorf("%w: feed %q, subject %q", ErrNotFound, feed, subject)
+	case err != nil:
+		return eventfeed.Event{}, fmt.Errorf("postgres: get %s %s: %w", feed, subject, err)
+	}
+	return e, nil
+}
+
+// Close releases every lease this Replica holds and closes the pool if
+// OpenReplica made it. Later calls return eventfeed.ErrClosed.
+func (r *Replica) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	leases := make([]*Lease, 0, len(r.leases))
+	for _, l := range r.leases {
+		leases = append(leases, l)
+	}
+	r.mu.Unlock()
+	for _, l := range leases {
+		l.Release()
+	}
+	if r.ownPool {
+		r.pool.Close()
+	}
+	return nil
+}
+
+func (r *Replica) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
