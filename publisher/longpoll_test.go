@@ -157,8 +157,8 @@ func TestLongPollCloseAndCancel(t *testing.T) {
 		}
 	}
 	// After Close a long poll answers at once.
-	if r := <-e.poll(context.Background(), e.url("orders"), etag, "wait=30"); r.Response == nil || r.StatusCode != 304 {
-		t.Errorf("long poll after Close: %v, want 304", r.Response)
+	if r := <-e.poll(context.Background(), e.url("orders"), etag, "wait=30"); r.Response == nil || r.StatusCode != 304 || r.Header.Get("Preference-Applied") != "" {
+		t.Errorf("long poll after Close: %v, want 304 without Preference-Applied", r.Response)
 	}
 	e.h.Close()
 }

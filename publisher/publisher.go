@@ -146,7 +146,7 @@ type Handler struct {
 	feedsMu sync.RWMutex
 	feeds   map[string]*feedState
 
-	gzipPool sync.Pool
+	gzipPools [2]sync.Pool // by compression level
 
 	ctx    context.Context // canceled by Close: ends long polls
 	cancel context.CancelFunc

@@ -40,14 +40,22 @@ type rendition struct {
 func (r *rendition) size() int64 { return int64(len(r.body[identity]) + len(r.body[gzipped])) }
 
 // newRendition makes the rendition of body. etag is the quoted strong ETag
-// of the identity coding; "" makes one from a hash of body. The gzip
-// coding's ETag is the same with "-gz" inside the quotes: a strong ETag
-// names one sequence of bytes, so each coding needs its own (RFC 9110
-// §8.8.3).
+// of the identity coding of a head document; "" makes one from a hash of
+// body, for an immutable one. The gzip coding's ETag is the same with
+// "-gz" inside the quotes: a strong ETag names one sequence of bytes, so
+// each coding needs its own (RFC 9110 §8.8.3).
+//
+// A head document is compressed for speed, as it is made again after
+// every append with long polls waiting for it; an immutable one for size,
+// as it is made once and served many times.
 func (h *Handler) newRendition(body []byte, contentType []string, etag string, mod time.Time) *rendition {
 	r := &rendition{contentType: contentType}
 	r.body[identity] = body
-	r.body[gzipped] = h.compress(body)
+	level := gzipSmall
+	if etag != "" {
+		level = gzipFast
+	}
+	r.body[gzipped] = h.compress(body, level)
 	if etag == "" {
 		sum := sha256.Sum256(body)
 		etag = `"` + hex.EncodeToString(sum[:12]) + `"`
@@ -67,20 +75,26 @@ func (h *Handler) newRendition(body []byte, contentType []string, etag string, m
 
 func gzipETag(etag string) string { return etag[:len(etag)-1] + `-gz"` }
 
-// compress returns body gzipped, with a writer from the Handler's pool
-// (each holds several hundred KB of compressor state).
-func (h *Handler) compress(body []byte) []byte {
+// Compression levels: index into Handler.gzipPools.
+const (
+	gzipSmall = iota // gzip.DefaultCompression
+	gzipFast         // gzip.BestSpeed
+)
+
+// compress returns body gzipped at level, with a writer from the Handler's
+// pool (each holds several hundred KB of compressor state).
+func (h *Handler) compress(body []byte, level int) []byte {
 	var buf bytes.Buffer
 	buf.Grow(len(body)/4 + 64)
-	zw, _ := h.gzipPool.Get().(*gzip.Writer)
+	zw, _ := h.gzipPools[level].Get().(*gzip.Writer)
 	if zw == nil {
-		zw = gzip.NewWriter(&buf)
+		zw, _ = gzip.NewWriterLevel(&buf, [...]int{gzip.DefaultCompression, gzip.BestSpeed}[level])
 	} else {
 		zw.Reset(&buf)
 	}
 	zw.Write(body) // a bytes.Buffer does not fail
 	zw.Close()
-	h.gzipPool.Put(zw)
+	h.gzipPools[level].Put(zw)
 	return buf.Bytes()
 }
 

@@ -171,7 +171,7 @@ func (h *Handler) serveHead(w http.ResponseWriter, r *http.Request, d *headDocs,
 		return
 	}
 	wait := preferWait(r.Header)
-	if !mayWait || wait <= 0 || h.maxWait < 0 {
+	if !mayWait || wait <= 0 || h.maxWait < 0 || h.ctx.Err() != nil {
 		h.writeNotModified(w, doc.etag[c], h.headCC, varyNegotiated)
 		return
 	}
@@ -181,7 +181,9 @@ func (h *Handler) serveHead(w http.ResponseWriter, r *http.Request, d *headDocs,
 		h.fail(w, r, err)
 		return
 	}
-	w.Header()["Preference-Applied"] = []string{"wait=" + strconv.Itoa(int(applied/time.Second))}
+	// The seconds applied, rounded up: a MaxWait under a second still
+	// waited.
+	w.Header()["Preference-Applied"] = []string{"wait=" + strconv.Itoa(int((applied+time.Second-1)/time.Second))}
 	if !moved {
 		h.writeNotModified(w, doc.etag[c], h.headCC, varyNegotiated)
 		return
@@ -205,9 +207,6 @@ func (h *Handler) serveHead(w http.ResponseWriter, r *http.Request, d *headDocs,
 // the client goes away or the Handler is closed. It reports the feed and
 // whether its head moved.
 func (h *Handler) wait(ctx context.Context, f store.Feed, d time.Duration) (store.Feed, bool, error) {
-	if h.ctx.Err() != nil || d <= 0 {
-		return f, false, nil
-	}
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	stop := context.AfterFunc(h.ctx, cancel)
