@@ -59,10 +59,13 @@
 // Their strong ETag is derived from the epoch, the head and the Config, and
 // comes with Last-Modified (the newest event's time) and "Cache-Control:
 // public, max-age=N, must-revalidate" (N from Config.CacheMaxAge, 0 by
-// default). A request whose If-None-Match names the current head (or
-// whose If-Modified-Since is not older than it) is answered 304 from the
-// head the Log keeps in memory, without reading an event. They are
-// rendered once per head, on first request.
+// default). A request whose If-None-Match names the current head, or
+// without one whose If-Modified-Since is exactly the current
+// Last-Modified, is answered 304 from the head the Log keeps in memory,
+// without reading an event. (Event times are set by their producers and
+// may go backwards, and dates have a resolution of one second: ETags are
+// the validator to rely on.) They are rendered once per head, on first
+// request.
 //
 // Responses are gzipped when Accept-Encoding allows it; each coding has
 // its own ETag. Vary names Accept-Encoding, and Accept where the format

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/eventfeed/eventfeed/feed"
 )
 
 // The header parsers below scan header values in place: they run on every
@@ -74,6 +76,11 @@ func acceptsGzip(hdr http.Header) coding {
 func negotiateFormat(hdr http.Header) format {
 	vals := hdr["Accept"]
 	if len(vals) == 0 {
+		return formatAtom
+	}
+	// Atom named first without a q-value has the highest q there is, and
+	// wins ties: the common Accept of feed clients needs no more parsing.
+	if first, _ := nextElem(vals[0]); first == "*/*" || strings.EqualFold(first, feed.MediaTypeFeed) {
 		return formatAtom
 	}
 	// best[f] is the q-value for f, specificity the precedence of the

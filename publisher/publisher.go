@@ -229,7 +229,7 @@ func New(log store.Log, cfg Config) (*Handler, error) {
 	// hashed from the bytes), so that a configuration change is not
 	// answered with a 304 for bytes that are no longer served.
 	sum := sha256.Sum256([]byte(strings.Join([]string{
-		renderVersion, h.base, h.title, cfg.Title, author,
+		renderVersion, h.base, cfg.Title, author,
 		cfg.EntryOptions.CategoryScheme, strconv.FormatBool(cfg.EntryOptions.JSONBase64),
 	}, "\x00")))
 	h.fingerprint = hex.EncodeToString(sum[:4])

@@ -400,6 +400,23 @@ func TestConditional(t *testing.T) {
 	if r := e.get(e.pageURL("orders", 1), "If-None-Match: "+full.Header.Get("ETag")); r.StatusCode != 304 {
 		t.Errorf("full page after an append: status %d, want 304", r.StatusCode)
 	}
+
+	// An event stamped earlier than the head moves Last-Modified back: the
+	// date the client holds, later than the new one, must not answer 304.
+	before := e.mustGet(e.url("orders"))
+	ev := testEvent("orders", 6)
+	ev.Time = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := e.mem.Append(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.get(e.url("orders"), "If-Modified-Since: "+before.Header.Get("Last-Modified")); r.StatusCode != 200 {
+		t.Errorf("after an event stamped earlier: If-Modified-Since of the previous head answered %d, want 200", r.StatusCode)
+	}
+	// An immutable document takes any date since its own.
+	later := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
+	if r := e.get(e.pageURL("orders", 1), "If-Modified-Since: "+later); r.StatusCode != 304 {
+		t.Errorf("full page If-Modified-Since later: status %d, want 304", r.StatusCode)
+	}
 }
 
 // TestHead checks that HEAD answers like GET without a body.

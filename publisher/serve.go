@@ -156,7 +156,7 @@ func (h *Handler) serveHead(w http.ResponseWriter, r *http.Request, d *headDocs,
 	fm := negotiateFormat(r.Header)
 	c := acceptsGzip(r.Header)
 	doc := &d.docs[kind][fm]
-	if !h.notModified(r, doc.etag[c][0], d.modTime) {
+	if !h.notModified(r, doc.etag[c][0], d.modTime, true) {
 		rd, err := h.renderHead(r.Context(), d, kind, fm)
 		if err != nil {
 			h.fail(w, r, err)
@@ -225,15 +225,18 @@ func (h *Handler) wait(ctx context.Context, f store.Feed, d time.Duration) (stor
 }
 
 // notModified evaluates If-None-Match, or when absent If-Modified-Since
-// (RFC 9110 §13.2.2), against a representation with etag last modified at
-// mod.
-func (h *Handler) notModified(r *http.Request, etag string, mod time.Time) bool {
+// (RFC 9110 §13.2.2), against a representation with etag, last modified
+// at mod. With exact, the date must be mod itself, as nginx checks by
+// default: the head documents' date is their newest event's time, which
+// events stamped by their producers can move backwards, so a later date
+// does not prove the client has the current document.
+func (h *Handler) notModified(r *http.Request, etag string, mod time.Time, exact bool) bool {
 	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
 		return etagMatch(inm, etag)
 	}
 	if ims := r.Header["If-Modified-Since"]; len(ims) > 0 && !mod.IsZero() {
 		t, err := http.ParseTime(ims[0])
-		return err == nil && !mod.After(t)
+		return err == nil && (t.Equal(mod) || !exact && mod.Before(t))
 	}
 	return false
 }
@@ -241,7 +244,7 @@ func (h *Handler) notModified(r *http.Request, etag string, mod time.Time) bool 
 // serve answers with rd, or 304 when the request's conditions say the
 // client has it.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rd *rendition, c coding, cc, vary []string, status int) {
-	if status == http.StatusOK && h.notModified(r, rd.etag[c][0], rd.modTime) {
+	if status == http.StatusOK && h.notModified(r, rd.etag[c][0], rd.modTime, false) {
 		h.writeNotModified(w, rd.etag[c], cc, vary)
 		return
 	}
