@@ -130,12 +130,12 @@ type Handler struct {
 	authors     []feed.Person
 	fingerprint string // of the settings that shape documents, in head ETags
 
-	headCC     []string // Cache-Control of the head documents
-	maxWait    time.Duration
-	maxBody    int64
-	challenge  []string
-	allowFeed  []string // Allow of a subscription URL
-	entryTypes []string // app:accept of each collection
+	headCC    []string // Cache-Control of the head documents
+	maxWait   time.Duration
+	maxBody   int64
+	challenge []string
+	allowFeed []string // Allow of a subscription URL
+	accept    []string // app:accept of each collection
 
 	cache      *lru.Cache[docKey, *rendition]
 	cacheBytes atomic.Int64
@@ -208,10 +208,11 @@ func New(log store.Log, cfg Config) (*Handler, error) {
 		maxAge = 0
 	}
 	h.headCC = []string{"public, max-age=" + strconv.FormatInt(maxAge, 10) + ", must-revalidate"}
-	h.allowFeed = allowGet
+	// An empty app:accept says a collection takes no POST (RFC 5023
+	// §8.3.4); without the element it would take entries.
+	h.allowFeed, h.accept = allowGet, []string{""}
 	if cfg.Authorize != nil {
-		h.allowFeed = allowGetPost
-		h.entryTypes = []string{feed.MediaTypeEntry}
+		h.allowFeed, h.accept = allowGetPost, []string{feed.MediaTypeEntry}
 	}
 	size := cfg.PageCacheSize
 	if size <= 0 {

@@ -99,8 +99,8 @@ func (h *Handler) compress(body []byte, level int) []byte {
 }
 
 // docKey names an immutable document in the page cache: a full page or an
-// entry of one epoch of a feed, in one format. Its strings are those of
-// the request and the comparison allocates nothing.
+// entry of one epoch of a feed, in one format. Hashing and comparing it
+// allocate nothing.
 type docKey struct {
 	feed, epoch string
 	n           uint64 // page number or seq

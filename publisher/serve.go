@@ -23,16 +23,10 @@ func (h *Handler) serveService(w http.ResponseWriter, r *http.Request) {
 	}
 	ws := feed.Workspace{Title: h.title, Collections: make([]feed.Collection, len(feeds))}
 	for i, f := range feeds {
-		accept := h.entryTypes
-		if accept == nil {
-			// An empty app:accept: the collection takes no POST (RFC 5023
-			// §8.3.4); without the element it would take entries.
-			accept = []string{""}
-		}
 		ws.Collections[i] = feed.Collection{
 			Href:   h.links(f, serviceDoc).subscription(f.Name),
 			Title:  h.feedTitle(f.Name),
-			Accept: accept,
+			Accept: h.accept,
 		}
 	}
 	var buf bytes.Buffer
