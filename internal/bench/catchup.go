@@ -1,0 +1,254 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"time"
+
+	"github.com/eventfeed/eventfeed/poller"
+)
+
+// CatchupConfig configures the catchup scenario.
+type CatchupConfig struct {
+	// Events is how many events the feed holds; DefaultCatchupEvents when
+	// zero.
+	Events int
+	// PageSizes are the page sizes measured, one feed each;
+	// DefaultCatchupPageSizes when empty.
+	PageSizes []int
+}
+
+// Defaults of CatchupConfig.
+const DefaultCatchupEvents = 1_000_000
+
+// DefaultCatchupPageSizes are the page sizes catchup measures by default.
+var DefaultCatchupPageSizes = []int{100, 500}
+
+// Targets of the catchup scenario.
+const (
+	TargetCatchupEventsPerSecond = 100_000
+	TargetCatchupFloorRatio      = 0.5
+)
+
+// CatchupResult is the outcome of the catchup scenario.
+type CatchupResult struct {
+	Scenario string       `json:"scenario"`
+	Machine  Machine      `json:"machine"`
+	Events   int          `json:"events"`
+	Runs     []CatchupRun `json:"runs"`
+	Targets  struct {
+		EventsPerSecond float64 `json:"events_per_s"`
+		FloorRatio      float64 `json:"floor_ratio"`
+	} `json:"targets"`
+}
+
+// CatchupRun is the catch-up of one feed, of one page size.
+type CatchupRun struct {
+	PageSize int `json:"page_size"`
+	// Events and Pages are what the poller applied and fetched (its Stats);
+	// ReplicaSeq is the seq of the replica's checkpoint afterwards.
+	Events     uint64  `json:"events"`
+	Pages      uint64  `json:"pages"`
+	ReplicaSeq uint64  `json:"replica_seq"`
+	Seconds    float64 `json:"seconds"`
+
+	EventsPerSecond float64 `json:"events_per_s"`
+	PagesPerSecond  float64 `json:"pages_per_s"`
+	// WireRead and WireWritten are the bytes the poller read and wrote on
+	// its connections, HTTP headers included.
+	WireRead    int64 `json:"wire_read_bytes"`
+	WireWritten int64 `json:"wire_written_bytes"`
+
+	// Floor is the transport floor: every page fetched in turn and
+	// discarded, by the same kind of client, from a fresh publisher.
+	Floor Floor `json:"floor"`
+	// FloorRatio is EventsPerSecond / Floor.EventsPerSecond: the share of
+	// the transport's speed that the catch-up reaches.
+	FloorRatio float64 `json:"floor_ratio"`
+
+	// PublisherPeakRSS is the publisher process's peak RSS during the
+	// catch-up (ru_maxrss of the child); PollerPeakRSS is this process's
+	// (VmHWM, reset before the catch-up when PollerPeakReset).
+	PublisherPeakRSS int64 `json:"publisher_peak_rss_bytes"`
+	PollerPeakRSS    int64 `json:"poller_peak_rss_bytes"`
+	PollerPeakReset  bool  `json:"poller_peak_reset"`
+}
+
+// Floor is the time to GET every page of a feed without parsing it.
+type Floor struct {
+	Pages           int     `json:"pages"`
+	Seconds         float64 `json:"seconds"`
+	EventsPerSecond float64 `json:"events_per_s"`
+	PagesPerSecond  float64 `json:"pages_per_s"`
+	WireRead        int64   `json:"wire_read_bytes"`
+}
+
+// Catchup measures a poller catching up with a feed of cfg.Events events
+// served by a publisher on SQLite in a child process, into an SQLite
+// replica, for each page size; and beside it the transport floor.
+func Catchup(ctx context.Context, env *Env, cfg CatchupConfig) (*CatchupResult, error) {
+	if err := env.check(); err != nil {
+		return nil, err
+	}
+	if cfg.Events == 0 {
+		cfg.Events = DefaultCatchupEvents
+	}
+	if len(cfg.PageSizes) == 0 {
+		cfg.PageSizes = DefaultCatchupPageSizes
+	}
+	if cfg.Events < 0 {
+		return nil, fmt.Errorf("bench: catchup: %d events", cfg.Events)
+	}
+	res := &CatchupResult{Scenario: "catchup", Machine: startMachine(), Events: cfg.Events}
+	res.Targets.EventsPerSecond = TargetCatchupEventsPerSecond
+	res.Targets.FloorRatio = TargetCatchupFloorRatio
+	for _, size := range cfg.PageSizes {
+		run, err := catchupRun(ctx, env, cfg.Events, size)
+		if err != nil {
+			return nil, err
+		}
+		res.Runs = append(res.Runs, run)
+	}
+	res.Machine.finish()
+	return res, nil
+}
+
+const benchFeed = "bench"
+
+func catchupRun(ctx context.Context, env *Env, events, pageSize int) (CatchupRun, error) {
+	run := CatchupRun{PageSize: pageSize}
+	db := filepath.Join(env.Dir, fmt.Sprintf("catchup-%d.db", pageSize))
+	env.logf("catchup, page size %d: seeding %d events", pageSize, events)
+	if err := env.seed(ctx, db, benchFeed, events, pageSize); err != nil {
+		return run, err
+	}
+	serveArgs := []string{"-db", db, "-page-size", fmt.Sprint(pageSize)}
+
+	// The floor and the catch-up each get a fresh publisher, so that
+	// neither finds pages the other had rendered in its cache.
+	pub, err := env.startServe(ctx, serveArgs...)
+	if err != nil {
+		return run, err
+	}
+	run.Floor, err = floor(ctx, "http://"+pub.addr+"/feeds/"+benchFeed, events, pageSize)
+	if _, serr := pub.stop(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return run, err
+	}
+	env.logf("catchup, page size %d: floor %.0f events/s", pageSize, run.Floor.EventsPerSecond)
+
+	pub, err = env.startServe(ctx, serveArgs...)
+	if err != nil {
+		return run, err
+	}
+	defer func() {
+		if pub != nil {
+			pub.kill()
+		}
+	}()
+	replica, err := openReplica(ctx, filepath.Join(env.Dir, fmt.Sprintf("catchup-%d-replica.db", pageSize)))
+	if err != nil {
+		return run, err
+	}
+	defer replica.Close()
+	var w wire
+	source := "http://" + pub.addr + "/feeds/" + benchFeed
+	p, err := poller.New(source, replica, poller.Config{Client: w.client(4)})
+	if err != nil {
+		return run, err
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	run.PollerPeakReset = resetPeak(os.Getpid()) == nil
+	start := time.Now()
+	if err := p.Sync(ctx); err != nil {
+		return run, fmt.Errorf("bench: catch-up: %w", err)
+	}
+	elapsed := time.Since(start)
+	_, run.PollerPeakRSS, _ = procMemory(os.Getpid())
+	run.PublisherPeakRSS, err = pub.stop()
+	pub = nil
+	if err != nil {
+		return run, err
+	}
+	st := p.Stats()
+	cp, err := replica.Checkpoint(ctx, source)
+	if err != nil {
+		return run, err
+	}
+	run.Events, run.Pages, run.ReplicaSeq = st.Events, st.Pages, cp.Seq
+	run.Seconds = elapsed.Seconds()
+	run.EventsPerSecond = perSecond(int64(st.Events), elapsed)
+	run.PagesPerSecond = perSecond(int64(st.Pages), elapsed)
+	run.WireRead, run.WireWritten = w.read.Load(), w.written.Load()
+	run.FloorRatio = ratio(run.EventsPerSecond, run.Floor.EventsPerSecond)
+	env.logf("catchup, page size %d: %.0f events/s", pageSize, run.EventsPerSecond)
+	return run, nil
+}
+
+// floor GETs every page of the feed at source in turn, as the poller
+// would (net/http, Accept-Encoding: gzip, keep-alive), reading each body
+// without decompressing or parsing it. Page URLs are made from the first
+// link of the subscription document, which is fetched beforehand.
+func floor(ctx context.Context, source string, events, pageSize int) (Floor, error) {
+	var w wire
+	client := w.client(1)
+	defer client.CloseIdleConnections()
+	fetch := func(u, encoding string) ([]byte, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "application/atom+xml")
+		req.Header.Set("Accept-Encoding", encoding)
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("bench: GET %s: %s", u, resp.Status)
+		}
+		if encoding == "gzip" {
+			_, err := io.Copy(io.Discard, resp.Body)
+			return nil, err
+		}
+		return io.ReadAll(resp.Body)
+	}
+	sub, err := fetch(source, "identity")
+	if err != nil {
+		return Floor{}, err
+	}
+	first, err := linkHref(sub, "first", source)
+	if err != nil {
+		return Floor{}, err
+	}
+	w.read.Store(0)
+	pages := (events + pageSize - 1) / pageSize
+	start := time.Now()
+	for k := 1; k <= pages; k++ {
+		u, err := pageURL(first, k)
+		if err != nil {
+			return Floor{}, err
+		}
+		if _, err := fetch(u, "gzip"); err != nil {
+			return Floor{}, err
+		}
+	}
+	elapsed := time.Since(start)
+	return Floor{
+		Pages:           pages,
+		Seconds:         elapsed.Seconds(),
+		EventsPerSecond: perSecond(int64(events), elapsed),
+		PagesPerSecond:  perSecond(int64(pages), elapsed),
+		WireRead:        w.read.Load(),
+	}, nil
+}

@@ -1,0 +1,129 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+)
+
+// The tables show each figure with its target beside it, and do not judge.
+
+// WriteTable prints r as a table.
+func (r *CatchupResult) WriteTable(w io.Writer) error {
+	t := table{
+		title: fmt.Sprintf("catchup: %d events of ~%d B JSON, publisher (eventfeed serve on SQLite, child process) -> poller -> SQLite replica\n%s",
+			r.Events, eventSize, r.Machine.String()),
+		header: []string{"page size", "events", "pages", "seconds", "events/s", "pages/s", "wire MiB",
+			"floor s", "floor events/s", "catch-up/floor", "publisher peak RSS MiB", "poller peak RSS MiB"},
+	}
+	for _, run := range r.Runs {
+		t.add(n(int64(run.PageSize)), n(int64(run.Events)), n(int64(run.Pages)), f(run.Seconds, 2),
+			f(run.EventsPerSecond, 0), f(run.PagesPerSecond, 0), f(mb(run.WireRead+run.WireWritten), 1),
+			f(run.Floor.Seconds, 2), f(run.Floor.EventsPerSecond, 0), f(run.FloorRatio, 2),
+			f(mb(run.PublisherPeakRSS), 1), f(mb(run.PollerPeakRSS), 1))
+	}
+	t.add("target", "", "", "", fmt.Sprintf(">= %.0f", r.Targets.EventsPerSecond), "", "", "", "",
+		fmt.Sprintf(">= %.2f", r.Targets.FloorRatio), "", "")
+	t.notes = []string{
+		"floor: every page GET in turn with net/http (gzip, keep-alive), bodies read and discarded, from a fresh publisher.",
+		"publisher peak RSS: ru_maxrss of the child; poller peak RSS: VmHWM of this process, reset (clear_refs) before the catch-up.",
+	}
+	return t.write(w)
+}
+
+// WriteTable prints r as a table.
+func (r *LatencyResult) WriteTable(w io.Writer) error {
+	t := table{
+		title: fmt.Sprintf("latency: %d appends at %g/s, append -> replica commit (publisher, SQLite log, poller and SQLite replica in one process)\n%s",
+			r.N, r.Rate, r.Machine.String()),
+		header: []string{"mode", "delivered", "p50 ms", "p90 ms", "p99 ms", "max ms", "pages fetched", "304s", "target p99 ms"},
+	}
+	for _, m := range r.Modes {
+		mode, target := m.Mode, fmt.Sprintf("<= %g", r.Targets.LongPollP99)
+		if m.Interval > 0 {
+			mode, target = fmt.Sprintf("%s %gs", m.Mode, m.Interval), ""
+		}
+		t.add(mode, n(int64(m.Delivered)), f(m.Delay.P50, 2), f(m.Delay.P90, 2), f(m.Delay.P99, 2), f(m.Delay.Max, 2),
+			n(int64(m.Polls)), n(int64(m.NotModified)), target)
+	}
+	return t.write(w)
+}
+
+// WriteTable prints r as a table.
+func (r *ServeResult) WriteTable(w io.Writer) error {
+	against := "nginx not run"
+	if r.Nginx != "" {
+		against = "nginx (" + r.Nginx + ", 1 worker, static files, its own ETag)"
+	}
+	t := table{
+		title: fmt.Sprintf("serve: %d keep-alive connections, %gs each, publisher (eventfeed serve, child process) vs %s\n%s",
+			r.Connections, r.Seconds, against, r.Machine.String()),
+		header: []string{"request", "eventfeed req/s", "p50 ms", "p99 ms", "nginx req/s", "p50 ms", "p99 ms",
+			"eventfeed/nginx", "target", "errors"},
+	}
+	for _, k := range r.Kinds {
+		name := k.Kind
+		if name == "full page" {
+			name = fmt.Sprintf("full page (%d B)", r.PageBytes)
+		}
+		e := k.Eventfeed
+		row := []string{name, f(e.PerSecond, 0), f(e.Latency.P50, 3), f(e.Latency.P99, 3)}
+		errs := e.Errors
+		if k.Nginx != nil {
+			row = append(row, f(k.Nginx.PerSecond, 0), f(k.Nginx.Latency.P50, 3), f(k.Nginx.Latency.P99, 3), f(k.Ratio, 2))
+			errs += k.Nginx.Errors
+		} else {
+			row = append(row, "-", "-", "-", "-")
+		}
+		row = append(row, fmt.Sprintf(">= %.2f", r.Targets.Ratio), n(errs))
+		t.add(row...)
+	}
+	t.notes = []string{"load generator: Go, one goroutine per connection writing a fixed request and reading the response (raw HTTP/1.1 over net.Conn), closed loop."}
+	return t.write(w)
+}
+
+// WriteTable prints r as a table.
+func (r *FanoutResult) WriteTable(w io.Writer) error {
+	t := table{
+		title: fmt.Sprintf("fanout: %d idle long polls on a publisher (eventfeed serve, child process), then one append\n%s",
+			r.Consumers, r.Machine.String()),
+		header: []string{"figure", "value", "target"},
+	}
+	t.add("consumers waiting", fmt.Sprintf("%d of %d", r.Waiting, r.Consumers), "")
+	t.add("connect + send all polls, s", f(r.ConnectSeconds, 2), "")
+	t.add("publisher RSS before, MiB", f(mb(r.RSSBefore), 1), "")
+	t.add("publisher RSS waiting, MiB", f(mb(r.RSSWaiting), 1), "")
+	t.add("per waiting consumer, KiB", f(r.BytesPerConsumer/1024, 1), fmt.Sprintf("<= %.0f", r.Targets.BytesPerConsumer/1024))
+	t.add("woken with the new entry", fmt.Sprintf("%d of %d", r.Woken, r.Waiting), "")
+	t.add("failed", n(int64(r.Failed)), "")
+	t.add("wake p50, ms", f(r.Wake.P50, 1), "")
+	t.add("wake p99, ms", f(r.Wake.P99, 1), "")
+	t.add("all woken (max), ms", f(r.Wake.Max, 1), fmt.Sprintf("<= %.0f", r.Targets.WakeAllMs))
+	t.notes = []string{"memory: VmRSS of the publisher (/proc/PID/status) before connecting and once it settled with every poll waiting."}
+	return t.write(w)
+}
+
+// WriteTable prints r as a table.
+func (r *AppendResult) WriteTable(w io.Writer) error {
+	t := table{
+		title: fmt.Sprintf("append: %d events per run, %d connections or goroutines, batches of %d\n%s",
+			r.N, r.Connections, r.Batch, r.Machine.String()),
+		header: []string{"store", "mode", "events", "errors", "stored", "seconds", "events/s", "p50 ms", "p99 ms", "target events/s"},
+	}
+	for _, run := range r.Runs {
+		target := ""
+		if run.Mode == "POST" && run.Store == "sqlite" {
+			target = fmt.Sprintf(">= %.0f", r.Targets.POSTsPerSecond)
+		}
+		t.add(run.Store, run.Mode, n(run.Events), n(run.Errors), n(int64(run.Stored)), f(run.Seconds, 2),
+			f(run.EventsPerSecond, 0), f(run.Latency.P50, 2), f(run.Latency.P99, 2), target)
+	}
+	t.notes = []string{
+		"POST: single-event AtomPub POSTs over HTTP to a publisher in this process; single: one event per Append; batch: one Append per batch.",
+	}
+	for _, run := range r.Runs {
+		if run.FirstError != "" {
+			t.notes = append(t.notes, fmt.Sprintf("%s %s, first error: %s", run.Store, run.Mode, run.FirstError))
+		}
+	}
+	return t.write(w)
+}
