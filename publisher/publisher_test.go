@@ -814,3 +814,43 @@ func TestStoreFailure(t *testing.T) {
 }
 
 var errNoToken = errors.New("no token")
+
+// TestETagsAcrossInstances checks that two publishers with the same Config
+// over one log give the same ETags (instances behind a load balancer),
+// and that one with another Config gives other ETags for its head
+// documents, whose bytes differ.
+func TestETagsAcrossInstances(t *testing.T) {
+	e := newEnv(t, 3, publisher.Config{Title: "Shop"})
+	e.add("orders", 0, 4)
+	twin, err := publisher.New(e.log, publisher.Config{Title: "Shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := publisher.New(e.log, publisher.Config{Title: "Other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := []string{"orders", e.pageURL("orders", 1), e.pageURL("orders", 2), e.entryURL("orders", 1)}
+	tags := func() []string {
+		var s []string
+		for _, target := range targets {
+			for _, enc := range []string{"identity", "gzip"} {
+				s = append(s, e.mustGet(e.url(strings.TrimPrefix(target, e.base)), "Accept-Encoding: "+enc).Header.Get("ETag"))
+			}
+		}
+		return s
+	}
+	first := tags()
+	e.mount(twin, "/feeds")
+	if got := tags(); !slices.Equal(got, first) {
+		t.Errorf("same Config: ETags %q, want %q", got, first)
+	}
+	e.mount(other, "/feeds")
+	got := tags()
+	for i := range got {
+		// Entries carry no title: their bytes and ETags stay.
+		if same := got[i] == first[i]; same != (i >= 6) {
+			t.Errorf("other Title: ETag %d %s (was %s), want same=%v", i, got[i], first[i], i >= 6)
+		}
+	}
+}
