@@ -91,7 +91,8 @@ func TestForeignFeeds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(newSite(tt.docs))
+			s := newSite(tt.docs)
+			srv := httptest.NewServer(s)
 			defer srv.Close()
 			r := memory.NewReplica(nil)
 			p := newPoller(t, srv.URL+tt.source, r, fastRetry())
@@ -99,6 +100,13 @@ func TestForeignFeeds(t *testing.T) {
 				t.Fatalf("Sync: %v", err)
 			}
 			sameIDs(t, ids(r.Applied()), tt.want)
+			// Archives walked back over come from the page cache on
+			// the way forward: each is fetched once.
+			for path, n := range s.hits {
+				if path != tt.source && n != 1 {
+					t.Errorf("%s fetched %d times, want once", path, n)
+				}
+			}
 			// A second Sync finds nothing new.
 			if err := syncCtx(t, p); err != nil {
 				t.Fatalf("second Sync: %v", err)

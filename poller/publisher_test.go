@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/poller"
 	"github.com/eventfeed/eventfeed/publisher"
 	"github.com/eventfeed/eventfeed/store/memory"
 )
@@ -74,13 +75,22 @@ func (e *pubEnv) logIDs(t testing.TB, feed string) []string {
 // TestPublisher follows the project's own publisher: first run, resumes
 // across page boundaries, and events equal to the log's.
 func TestPublisher(t *testing.T) {
+	for _, cfg := range []poller.Config{{}, {Prefetch: -1, BatchSize: 1}, {Prefetch: 8, BatchSize: 10_000}} {
+		t.Run(fmt.Sprintf("Prefetch=%d,BatchSize=%d", cfg.Prefetch, cfg.BatchSize), func(t *testing.T) {
+			testPublisher(t, cfg)
+		})
+	}
+}
+
+func testPublisher(t *testing.T, cfg poller.Config) {
 	e := newPubEnv(t, 10, publisher.Config{})
 	e.add(t, "orders", 95)
 	r := memory.NewReplica(nil)
 	src := e.url("orders")
+	cfg.Backoff = fastRetry().Backoff
 	for _, n := range []int{0, 4, 1, 30, 0} {
 		e.add(t, "orders", n)
-		p := newPoller(t, src, r, fastRetry())
+		p := newPoller(t, src, r, cfg)
 		if err := syncCtx(t, p); err != nil {
 			t.Fatalf("Sync: %v", err)
 		}

@@ -510,6 +510,9 @@ func (p *Poller) committed(s *session, cp store.Checkpoint, events []eventfeed.E
 	s.cp = cp
 	for _, ev := range events {
 		p.seen.Add(ev.ID, struct{}{})
+		if len(p.failures) > 0 {
+			delete(p.failures, ev.ID)
+		}
 	}
 	newest := events[len(events)-1].Time
 	now := time.Now()
