@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"os"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/poller"
+	"github.com/eventfeed/eventfeed/store"
+	"github.com/eventfeed/eventfeed/store/sqlite"
+)
+
+// runTail prints every entry of the feed at a URL, oldest first, as one
+// JSON object per line:
+//
+//	{"id":…,"seq":…,"type":…,"subject":…,"time":…,"contentType":…,"data":…}
+//
+// seq is left out for feeds without ef:seq. data is the JSON value itself
+// when the content is JSON, the text when it is valid UTF-8, else its
+// standard Base64.
+//
+// Without -follow it exits once it has caught up with the feed; with it,
+// it goes on printing new entries until interrupted. With -db the
+// checkpoint is kept in a SQLite replica file, so the next run prints only
+// the entries that came since. Lines are printed and flushed inside the
+// replica's transaction, before it commits: a crash between the two
+// prints the last batch again on the next run. Printing is at least once;
+// what a run has committed is never printed again, and nothing is ever
+// skipped.
+func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("tail", "[-db replica.db] [-follow] URL", stderr)
+	db := fs.String("db", "", "SQLite `file` keeping the checkpoint, so that the next run prints only new entries (default: none, print everything)")
+	follow := fs.Bool("follow", false, "keep printing new entries after catching up, until interrupted")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("want one feed URL, got %d arguments", fs.NArg())
+	}
+	source := fs.Arg(0)
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	pr := &printer{out: stdout, fail: cancel}
+	var replica store.Replica = &printReplica{pr: pr}
+	if *db != "" {
+		r, err := sqlite.OpenReplica(ctx, *db, sqlite.ReplicaOptions{Projection: pr.project})
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		replica = &batchReplica{Replica: r, pr: pr}
+	}
+	p, err := poller.New(source, replica, poller.Config{
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	stop := showProgress(ctx, p, stderr)
+	if *follow {
+		err = p.Run(ctx)
+	} else {
+		err = p.Sync(ctx)
+	}
+	stop()
+	if cause := context.Cause(ctx); errors.Is(cause, errOutput) {
+		return cause
+	}
+	if err != nil && ctx.Err() != nil {
+		return nil // interrupted
+	}
+	return err
+}
+
+// errOutput marks a failure to write the lines.
+var errOutput = errors.New("writing output")
+
+// printer writes events as JSON lines. A batch's lines are gathered in
+// memory and written at once, so that a batch that is rolled back and
+// retried is not printed in part. Its methods are called by the replica,
+// one batch at a time.
+type printer struct {
+	out  io.Writer
+	buf  bytes.Buffer
+	fail context.CancelCauseFunc // ends the tail when output fails
+	left int                     // events of the current batch not yet printed
+	err  error
+}
+
+// line is how an event is printed.
+type line struct {
+	ID          string `json:"id"`
+	Seq         uint64 `json:"seq,omitempty"`
+	Type        string `json:"type"`
+	Subject     string `json:"subject"`
+	Time        string `json:"time"`
+	ContentType string `json:"contentType"`
+	Data        any    `json:"data"`
+}
+
+func (pr *printer) print(ev eventfeed.Event) error {
+	if pr.err != nil {
+		return pr.err
+	}
+	l := line{
+		ID:          ev.ID,
+		Seq:         ev.Seq,
+		Type:        ev.Type,
+		Subject:     ev.Subject,
+		Time:        ev.Time.Format(time.RFC3339Nano),
+		ContentType: ev.MediaType(),
+	}
+	switch {
+	case isJSON(l.ContentType) && json.Valid(ev.Data):
+		l.Data = json.RawMessage(ev.Data)
+	case utf8.Valid(ev.Data):
+		l.Data = string(ev.Data)
+	default:
+		l.Data = base64.StdEncoding.EncodeToString(ev.Data)
+	}
+	enc := json.NewEncoder(&pr.buf)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(l) // cannot fail: every value is encodable
+}
+
+// flush writes the lines gathered.
+func (pr *printer) flush() error {
+	if pr.err != nil {
+		return pr.err
+	}
+	_, err := pr.out.Write(pr.buf.Bytes())
+	pr.buf.Reset()
+	if err != nil {
+		return pr.failed(err)
+	}
+	return nil
+}
+
+// failed records a write error and ends the tail: retrying the batch
+// cannot help.
+func (pr *printer) failed(err error) error {
+	pr.err = fmt.Errorf("%w: %w", errOutput, err)
+	pr.fail(pr.err)
+	return pr.err
+}
+
+// project is the SQLite replica's projection: it prints each event, and
+// flushes after the batch's last, inside the transaction, before commit.
+func (pr *printer) project(ctx context.Context, tx *sql.Tx, ev eventfeed.Event) error {
+	if err := pr.print(ev); err != nil {
+		return err
+	}
+	if pr.left--; pr.left == 0 {
+		return pr.flush()
+	}
+	return nil
+}
+
+// batchReplica tells the printer how many events each Apply holds, so
+// that the projection knows when to flush.
+type batchReplica struct {
+	store.Replica
+	pr *printer
+	mu sync.Mutex
+}
+
+func (r *batchReplica) Apply(ctx context.Context, cp store.Checkpoint, events []eventfeed.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pr.left = len(events)
+	err := r.Replica.Apply(ctx, cp, events)
+	// A batch rolled back before its last event left lines unwritten:
+	// drop them, the batch is printed whole when it is retried.
+	r.pr.buf.Reset()
+	return err
+}
+
+// printReplica is the replica without -db: it prints and keeps the
+// checkpoint in memory.
+type printReplica struct {
+	pr *printer
+	mu sync.Mutex
+	cp store.Checkpoint
+}
+
+func (r *printReplica) Checkpoint(ctx context.Context, source string) (store.Checkpoint, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cp := r.cp
+	cp.Source = source
+	return cp, nil
+}
+
+func (r *printReplica) Apply(ctx context.Context, cp store.Checkpoint, events []eventfeed.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ev := range events {
+		if err := r.pr.print(ev); err != nil {
+			r.pr.buf.Reset()
+			return err
+		}
+	}
+	if err := r.pr.flush(); err != nil {
+		return err
+	}
+	r.cp = cp
+	return nil
+}
+
+func (r *printReplica) Park(ctx context.Context, cp store.Checkpoint, ev eventfeed.Event, reason string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cp = cp
+	return nil
+}
+
+// isJSON reports whether a media type is JSON: application/json or a
+// +json type.
+func isJSON(mediaType string) bool {
+	mt, _, err := mime.ParseMediaType(mediaType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// showProgress prints pages, events and events/s on stderr every half
+// second while p catches up, when stderr is a terminal. The returned
+// function stops it.
+func showProgress(ctx context.Context, p *poller.Poller, stderr io.Writer) (stop func()) {
+	f, ok := stderr.(*os.File)
+	if !ok {
+		return func() {}
+	}
+	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		start := time.Now()
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		shown := false
+		show := func(st poller.Stats) {
+			rate := float64(st.Events) / max(time.Since(start).Seconds(), 1e-9)
+			fmt.Fprintf(f, "\r%d pages, %d events, %.0f events/s ", st.Pages, st.Events, rate)
+			shown = true
+		}
+		for {
+			select {
+			case <-t.C:
+				st := p.Stats()
+				if st.CaughtUp {
+					if shown {
+						show(st)
+						fmt.Fprintln(f)
+					}
+					return
+				}
+				show(st)
+			case <-done:
+				if shown {
+					show(p.Stats())
+					fmt.Fprintln(f)
+				}
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
