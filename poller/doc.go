@@ -78,9 +78,9 @@
 // Errors that retrying cannot cure end Sync and Run: eventfeed.ErrCheckpointLost,
 // ErrCrossOrigin, ErrLinkLoop, ErrTooManyPages, ErrTooManyRedirects,
 // ErrNotAFeed, ErrInvalidEntry, feed.ErrTooLarge, a *feed.SyntaxError for
-// a malformed document, and *HTTPError for a 4xx answer. None of them
-// changes the replica: a bad page is refused whole. Stats counts every
-// error, retried or not, and the Logger records them.
+// a malformed document, and *HTTPError for a 4xx answer. Nothing of a bad
+// page is applied; what came before it stays applied and checkpointed.
+// Stats counts every error, retried or not, and the Logger records them.
 //
 // # Limits
 //

@@ -248,6 +248,11 @@ func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
 		case feed.RelCurrent:
 			dst = &pg.current
 		case feed.RelVia:
+			// Only a feed's via is the working page's permanent URL;
+			// some feeds use via for the web page they came from.
+			if t := strings.ToLower(l.Type); t != "" && !strings.Contains(t, "xml") {
+				continue
+			}
 			dst = &pg.via
 		case feed.RelFirst:
 			dst = &pg.first
