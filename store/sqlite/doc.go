@@ -1,5 +1,5 @@
-// Package sqlite keeps a store.Log in one SQLite file: the embedded
-// default, in pure Go (modernc.org/sqlite, no cgo).
+// Package sqlite keeps a store.Log or a store.Replica in an SQLite file:
+// the embedded default, in pure Go (modernc.org/sqlite, no cgo).
 //
 // # The log
 //
@@ -23,6 +23,18 @@
 // one write transaction at a time, and transactions on DB take the write
 // lock when they begin. After committing, [Log.Notify] wakes long polls at
 // once instead of at the next poll.
+//
+// # The replica
+//
+// [OpenReplica] returns a [Replica], which a poller applies batches of
+// events to. Each batch runs the [Projection] for every event and stores
+// the source's checkpoint in one transaction: after a crash at any point
+// every event has been applied exactly once. A Projection writes to tables
+// of its own, created through [Replica.DB] in the same file. Without one,
+// the replica keeps the latest event of each (feed, subject) as a
+// document, read with [Replica.Get]; a Projection can keep those documents
+// too by calling [Latest]. Events a consumer cannot apply can be parked
+// with Park and listed with [Replica.DeadLetters].
 //
 // # Durability and concurrency
 //

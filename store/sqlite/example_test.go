@@ -2,12 +2,14 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
 	"path/filepath"
 
 	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/store"
 	"github.com/eventfeed/eventfeed/store/sqlite"
 )
 
@@ -106,4 +108,44 @@ func ExampleLog_AppendTx() {
 	// Output:
 	// refused: true
 	// orders: 1 events: 1 {"total":12}
+}
+
+func ExampleOpenReplica() {
+	dir, err := os.MkdirTemp("", "eventfeed")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	ctx := context.Background()
+	// No Projection: the Latest documents, one per (feed, subject).
+	r, err := sqlite.OpenReplica(ctx, filepath.Join(dir, "replica.db"), sqlite.ReplicaOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+
+	const source = "https://shop.example/feeds/orders"
+	cp := store.Checkpoint{Source: source, Page: source + "/3f2a/pages/1", LastID: "urn:example:2", Seq: 2}
+	err = r.Apply(ctx, cp, []eventfeed.Event{
+		{Feed: "orders", Seq: 1, ID: "urn:example:1", Type: "order.placed", Subject: "order-1", Data: []byte(`{"status":"placed"}`)},
+		{Feed: "orders", Seq: 2, ID: "urn:example:2", Type: "order.paid", Subject: "order-1", Data: []byte(`{"status":"paid"}`)},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	doc, err := r.Get(ctx, "orders", "order-1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(doc.Type, string(doc.Data))
+	_, err = r.Get(ctx, "orders", "order-2")
+	fmt.Println(errors.Is(err, sqlite.ErrNotFound))
+	got, _ := r.Checkpoint(ctx, source)
+	fmt.Println(got.LastID, got.Seq)
+	// Output:
+	// order.paid {"status":"paid"}
+	// true
+	// urn:example:2 2
 }

@@ -388,11 +388,7 @@ func (l *Log) appendTx(ctx context.Context, st stmts, events []eventfeed.Event) 
 		} else {
 			ev.Time = ev.Time.UTC()
 		}
-		data := ev.Data
-		if data == nil {
-			data = []byte{}
-		}
-		res, err := st.insert.ExecContext(ctx, ev.Feed, int64(ev.Seq), ev.ID, ev.Type, ev.Subject, ev.Time.UnixNano(), ev.ContentType, data)
+		res, err := st.insert.ExecContext(ctx, ev.Feed, int64(ev.Seq), ev.ID, ev.Type, ev.Subject, ev.Time.UnixNano(), ev.ContentType, nonNil(ev.Data))
 		if err != nil {
 			return nil, nil, l.fail(ctx, "append", err)
 		}
