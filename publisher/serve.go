@@ -164,8 +164,10 @@ func (h *Handler) serveHead(w http.ResponseWriter, r *http.Request, d *headDocs,
 		h.write(w, r, rd, c, h.headCC, varyNegotiated, http.StatusOK)
 		return
 	}
+	// Only an If-None-Match naming the head asks to wait for the next
+	// one: a date may name an older document.
 	wait := preferWait(r.Header)
-	if !mayWait || wait <= 0 || h.maxWait < 0 || h.ctx.Err() != nil {
+	if !mayWait || wait <= 0 || h.maxWait < 0 || h.ctx.Err() != nil || len(r.Header["If-None-Match"]) == 0 {
 		h.writeNotModified(w, doc.etag[c], h.headCC, varyNegotiated)
 		return
 	}
