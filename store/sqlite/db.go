@@ -182,11 +182,26 @@ func prepare(ctx context.Context, db *sql.DB, queries ...string) ([]*sql.Stmt, e
 	return stmts, nil
 }
 
+// closeAll closes the statements that are not nil.
 func closeAll(stmts []*sql.Stmt) {
 	for _, s := range stmts {
-		s.Close()
+		if s != nil {
+			s.Close()
+		}
 	}
 }
+
+// lock takes the one-slot semaphore sem, or gives up when ctx ends.
+func lock(ctx context.Context, sem chan struct{}) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func unlock(sem chan struct{}) { <-sem }
 
 // timeRange is the span of times stored as Unix nanoseconds in an int64.
 var (

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,10 +52,11 @@ type Log struct {
 	heads    notify.Heads
 	closed   atomic.Bool
 
-	// writeMu serialises this Log's own write transactions, on writer:
+	// writing serialises this Log's own write transactions, on writer:
 	// SQLite runs one writer at a time, and queueing here is cheaper than
-	// retrying on SQLITE_BUSY.
-	writeMu sync.Mutex
+	// retrying on SQLITE_BUSY. A channel rather than a mutex, so that a
+	// caller whose ctx ends stops queueing.
+	writing chan struct{}
 	writer  *sql.Conn
 
 	stmts                                       []*sql.Stmt
@@ -129,7 +129,7 @@ func Open(ctx context.Context, path string, opt Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{db: db, path: path, pageSize: size, poke: make(chan struct{}, 1), done: make(chan struct{})}
+	l := &Log{db: db, path: path, pageSize: size, writing: make(chan struct{}, 1), poke: make(chan struct{}, 1), done: make(chan struct{})}
 	version, err := l.init(ctx)
 	if err != nil {
 		l.release()
@@ -279,8 +279,10 @@ func (l *Log) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfee
 	if l.closed.Load() {
 		return nil, eventfeed.ErrClosed
 	}
-	l.writeMu.Lock()
-	defer l.writeMu.Unlock()
+	if err := lock(ctx, l.writing); err != nil {
+		return nil, fmt.Errorf("sqlite: append: %w", err)
+	}
+	defer unlock(l.writing)
 	tx, err := l.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, l.fail(ctx, "append", err)

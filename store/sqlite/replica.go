@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,7 +51,7 @@ type Replica struct {
 	project Projection
 	closed  atomic.Bool
 
-	writeMu sync.Mutex // serialises the write transactions on writer
+	writing chan struct{} // serialises the write transactions on writer, as Log's
 	writer  *sql.Conn
 
 	stmts                                                      []*sql.Stmt
@@ -139,7 +138,7 @@ func OpenReplica(ctx context.Context, path string, opt ReplicaOptions) (*Replica
 	if err != nil {
 		return nil, err
 	}
-	r := &Replica{db: db, path: path, project: opt.Projection}
+	r := &Replica{db: db, path: path, project: opt.Projection, writing: make(chan struct{}, 1)}
 	if err := r.init(ctx); err != nil {
 		r.release()
 		db.Close()
@@ -278,8 +277,10 @@ func (r *Replica) write(ctx context.Context, cp store.Checkpoint, op string, app
 	if r.closed.Load() {
 		return eventfeed.ErrClosed
 	}
-	r.writeMu.Lock()
-	defer r.writeMu.Unlock()
+	if err := lock(ctx, r.writing); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	defer unlock(r.writing)
 	tx, err := r.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return r.fail(ctx, op, err)

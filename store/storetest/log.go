@@ -23,6 +23,15 @@ const hang = 10 * time.Second
 // TestLog runs the conformance suite for store.Log. open must return a
 // fresh, empty log configured with the default page size
 // (store.DefaultPageSize), and release it with t.Cleanup.
+//
+// Beyond what store.Log documents, the suite holds a log to what the
+// publisher relies on: times are kept to the nanosecond (a retry that
+// carries the stored time is a replay, not a conflict); Data is copied, so
+// a caller may reuse its buffer; an Append whose ctx is already done stores
+// nothing and returns ctx's error; an event ID is unique across all feeds;
+// Wait on an invalid feed name fails at once with
+// eventfeed.ErrInvalidFeedName; and an epoch is a short token fit for a
+// URL path.
 func TestLog(t *testing.T, open func(t *testing.T) store.Log) {
 	t.Helper()
 	for _, c := range []struct {

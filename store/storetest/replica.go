@@ -37,6 +37,11 @@ type ReplicaHarness struct {
 var errProjection = errors.New("storetest: projection refused the event")
 
 // TestReplica runs the conformance suite for store.Replica.
+//
+// Beyond what store.Replica documents, the suite expects the store to set
+// Checkpoint.Updated when it commits, to refuse a checkpoint without a
+// Source, to return ctx's error (not an *store.ApplyError) when ctx is
+// done, and to let Apply run for different sources concurrently.
 func TestReplica(t *testing.T, h ReplicaHarness) {
 	t.Helper()
 	for _, c := range []struct {
