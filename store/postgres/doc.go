@@ -14,20 +14,31 @@
 //
 // A service appends events in its own business transaction with
 // [Log.AppendTx]: the events are inserted into an outbox table, and that is
-// all. No row is updated and no lock outlives the insert, so however long
-// the caller's transaction runs it holds up no other writer; if it rolls
-// back, its events never existed. [Log.Append] is AppendTx in a
-// transaction of its own, followed by a wait until the events are in the
-// log, so that it can return their seqs.
+// all. No row is updated and no lock is taken that other writers wait for
+// (but a writer of the same event ID, which waits to learn whether this
+// one commits), so however long the caller's transaction runs it holds up
+// nobody; if it rolls back, its events never existed. [Log.Append] is
+// AppendTx in a transaction of its own, followed by a wait until the
+// events are in the log, so that it can return their seqs.
 //
 // One instance at a time is the sequencer: the one that holds a session
-// advisory lock, on a connection of its own. Woken by the NOTIFY that
-// AppendTx sends when the caller's transaction commits (and once a second
-// in case a notification was lost), it moves the committed outbox rows
-// into the log in one transaction per batch: it gives each event the next
-// seq of its feed, inserts it, moves the feed's head, deletes the outbox
-// rows and notifies every instance of the new heads. An event is sequenced
-// within milliseconds of its commit.
+// advisory lock, on a connection of its own. It moves the committed
+// outbox rows into the log in one transaction per round: it gives each
+// event the next seq of its feed, inserts it, moves the feed's head,
+// deletes the outbox rows and notifies (NOTIFY) every instance of the new
+// heads; the same round trip looks at the outbox again, so that while
+// events keep coming, rounds follow each other at once. When the outbox is
+// empty it looks again after a millisecond, then backs off to
+// Options.PollInterval (10ms by default): one cheap indexed query each
+// time, on the sequencer alone.
+//
+// The sequencer is not woken by a NOTIFY in the business transactions.
+// PostgreSQL serialises the commits of all transactions that notify, on
+// the whole server, each holding a lock until its commit record is
+// flushed: with 16 concurrent writers that cut commits per second by a
+// factor of three to four here (pgbench, a one-row insert: 5,800 against
+// 1,700 transactions per second). Options.WakeOnCommit turns it on for
+// services that write little and prefer a long PollInterval.
 //
 // # Ordering
 //

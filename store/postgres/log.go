@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -32,11 +31,32 @@ type Options struct {
 	// size it was created with.
 	PageSize int
 
+	// PollInterval is the longest the sequencer waits before looking at
+	// the outbox again when it found nothing there: it bounds how long a
+	// committed event waits to be sequenced on a quiet system. While
+	// events keep coming it looks every millisecond or at once. Zero means
+	// DefaultPollInterval. An idle sequencer costs one indexed query per
+	// PollInterval; the instances that are not the sequencer cost nothing.
+	PollInterval time.Duration
+
+	// WakeOnCommit makes AppendTx also queue a NOTIFY in the caller's
+	// transaction, which wakes the sequencer the moment that transaction
+	// commits, so that PollInterval can be long (seconds). It has a price:
+	// PostgreSQL serialises the commits of all transactions that notify,
+	// across the whole server, each waiting for the previous one's WAL
+	// flush; with many concurrent writers that caps commits per second
+	// (see the package documentation for figures). Leave it off unless
+	// writes are few.
+	WakeOnCommit bool
+
 	// Logger receives what the background sequencer and listener cannot
 	// return to a caller: lost connections, reconnections, a change of
 	// sequencer. Nil means slog.Default().
 	Logger *slog.Logger
 }
+
+// DefaultPollInterval is the PollInterval of Options that leave it zero.
+const DefaultPollInterval = 10 * time.Millisecond
 
 // Timings of the background work. They are not options: they trade a few
 // cheap queries per second for how soon an instance notices what it missed.
@@ -44,15 +64,14 @@ const (
 	// takeoverInterval is how often an instance that is not the sequencer
 	// tries to become it.
 	takeoverInterval = time.Second
-	// pollInterval is how often the sequencer looks at the outbox without
-	// being woken, in case a notification was lost; it also notices a dead
-	// connection.
-	pollInterval = time.Second
+	// busyPoll is how soon the sequencer looks at the outbox again after a
+	// round that moved events: more are likely on their way.
+	busyPoll = time.Millisecond
 	// resyncInterval is how often an instance rereads every head, in case
 	// a notification was lost.
 	resyncInterval = 5 * time.Second
-	// roundTimeout bounds one sequencing transaction, so that a connection
-	// that stopped answering is given up.
+	// roundTimeout bounds one sequencing round, so that a connection that
+	// stopped answering is given up.
 	roundTimeout = 15 * time.Second
 	// batchSize is the most outbox rows one sequencing transaction moves.
 	batchSize = 1000
@@ -72,6 +91,8 @@ type Log struct {
 	connCfg  *pgx.ConnConfig // for the dedicated connections
 	schema   string
 	pageSize int
+	poll     time.Duration
+	notify   bool // Options.WakeOnCommit
 	log      *slog.Logger
 	q        logSQL
 
@@ -132,6 +153,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, opt Options) (*Log, error) {
 	case size > store.MaxPageSize:
 		size = store.MaxPageSize
 	}
+	poll := opt.PollInterval
+	if poll <= 0 {
+		poll = DefaultPollInterval
+	}
 	logger := opt.Logger
 	if logger == nil {
 		logger = slog.Default()
@@ -141,6 +166,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, opt Options) (*Log, error) {
 		connCfg:  dedicatedConfig(pool.Config().ConnConfig),
 		schema:   schema,
 		pageSize: size,
+		poll:     poll,
+		notify:   opt.WakeOnCommit,
 		log:      logger.With("store", "postgres", "schema", schema),
 		q:        newLogSQL(schema),
 		kick:     make(chan struct{}, 1),
@@ -190,8 +217,8 @@ func dedicatedConfig(cfg *pgx.ConnConfig) *pgx.ConnConfig {
 
 // logSQL holds the Log's statements with the schema filled in.
 type logSQL struct {
-	insertOutbox, storedByID, pendingByID, claim, lockFeeds, upsertFeeds,
-	insertEvents, insertRejected, deleteOutbox, deleteOutboxIDs, read, feedExists, heads string
+	insertOutbox, storedByID, pendingByID, claim, upsertFeeds, insertEvents,
+	insertRejected, deleteOutbox, deleteOutboxIDs, read, feedExists, heads string
 }
 
 func newLogSQL(schema string) logSQL {
@@ -213,12 +240,16 @@ RETURNING id`),
 		pendingByID: f(`SELECT feed, 0::bigint, id, type, subject, time, time_ns, content_type, data FROM %[1]s.outbox WHERE id = ANY($1)
 UNION ALL
 SELECT ` + eventColumns + ` FROM %[1]s.events WHERE id = ANY($1)`),
+		// The claim reads, for each outbox row, the event with the same ID
+		// already in the log (NULL when none) and the state of its feed
+		// (NULL when new).
 		claim: f(`SELECT o.pos, o.feed, o.id, o.type, o.subject, o.time, o.time_ns, o.time_given, o.content_type, o.data, o.page_size,
-	e.feed, e.seq, e.id, e.type, e.subject, e.time, e.time_ns, e.content_type, e.data
-FROM (SELECT * FROM %[1]s.outbox ORDER BY tx, pos LIMIT $1 FOR UPDATE) o
+	e.feed, e.seq, e.id, e.type, e.subject, e.time, e.time_ns, e.content_type, e.data,
+	f.epoch, f.page_size, f.head
+FROM (SELECT * FROM %[1]s.outbox ORDER BY tx, pos LIMIT $1) o
 LEFT JOIN %[1]s.events e ON e.id = o.id
+LEFT JOIN %[1]s.feeds f ON f.name = o.feed
 ORDER BY o.tx, o.pos`),
-		lockFeeds: f(`SELECT name, epoch, page_size, head FROM %[1]s.feeds WHERE name = ANY($1) FOR UPDATE`),
 		upsertFeeds: f(`INSERT INTO %[1]s.feeds (name, epoch, page_size, head)
 SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::bigint[])
 ON CONFLICT (name) DO UPDATE SET head = excluded.head`),
@@ -351,9 +382,11 @@ func (l *Log) appendTx(ctx context.Context, tx pgx.Tx, p *pending) error {
 		logged, err = collectEvents(rows)
 		return err
 	})
-	// Delivered when tx commits, and only then; PostgreSQL folds the
-	// identical notifications of one transaction into one.
-	b.Queue(`SELECT pg_notify($1, '')`, l.outboxChannel())
+	if l.notify {
+		// Delivered when tx commits, and only then; PostgreSQL folds the
+		// identical notifications of one transaction into one.
+		b.Queue(`SELECT pg_notify($1, '')`, l.outboxChannel())
+	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("postgres: append to outbox: %w", err)
 	}
@@ -678,5 +711,3 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
-
-var errMovedConcurrently = errors.New("postgres: outbox rows were moved by another sequencer")

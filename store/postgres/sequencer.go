@@ -24,9 +24,9 @@ import (
 // and the sequencer takes rows out of the outbox by deleting them, not by
 // moving a cursor. So:
 //
-//  1. Gapless: a feed's seqs are written only by sequencing transactions,
-//     each writing head+1…head+k and head := head+k under a row lock on
-//     the feed, and (feed, seq) is the key of the log.
+//  1. Gapless: a feed's seqs are written only by the sequencer, each
+//     round writing head+1…head+k and head := head+k in one transaction,
+//     and (feed, seq) is the key of the log.
 //  2. No skip: a reader sees a sequencing transaction all at once or not at
 //     all (it commits atomically), and each one only appends above the
 //     head the previous one left. A reader that saw seq n has seen 1…n,
@@ -36,17 +36,18 @@ import (
 //     committed so far, and gets the next seq then. A rolled-back row was
 //     never visible to the sequencer.
 //  4. Commit order: a round reads the outbox through one snapshot, which
-//     holds exactly the transactions committed before it. Every event
-//     committed before round r's snapshot gets a lower seq than every
-//     event committed after it. Within one round, events are ordered by
-//     the id of the transaction that wrote them (the tx column, from
-//     pg_current_xact_id()), then by outbox position: the events of one
-//     transaction stay together and in the order they were appended.
+//     holds exactly the transactions committed before it was taken.
+//     Every event committed before round r's snapshot gets a lower seq
+//     than every event committed after it. Within one round, events are
+//     ordered by the id of the transaction that wrote them (the tx
+//     column, from pg_current_xact_id()), then by outbox position: the
+//     events of one transaction stay together and in the order they were
+//     appended.
 //  5. One sequencer: the rounds run on the connection that holds the
 //     session advisory lock. If that session ends, its open transaction
 //     ends with it, uncommitted, before the lock can pass to another
-//     instance. The FOR UPDATE row locks and the check that every claimed
-//     row was deleted are a second line of defence.
+//     instance. The log's keys, on (feed, seq) and on id, are a second
+//     line of defence: a second sequencer's round would fail on them.
 //
 // Restricting a round to rows below pg_snapshot_xmin(pg_current_snapshot())
 // (the "xmin horizon") is the usual fix when positions are exposed to
@@ -108,100 +109,104 @@ func (l *Log) sequence(ctx context.Context) {
 	}
 }
 
-// lead runs sequencing rounds on conn, which holds the sequencer lock,
-// whenever woken and every pollInterval, until a round fails or ctx is
-// done.
+// lead sequences on conn, which holds the sequencer lock, until a round
+// fails or ctx is done. A round moves what the previous one found and, in
+// the same round trip, looks at the outbox again; so while events keep
+// coming, rounds follow each other without a pause, each moving what
+// committed during the previous one. When a look finds nothing, lead waits
+// busyPoll, then twice as long after each empty look, up to the poll
+// interval. A wake-up (an Append of this instance, a notification with
+// WakeOnCommit) makes it look at once.
 func (l *Log) lead(ctx context.Context, conn *pgx.Conn) error {
 	l.leading.Store(true)
 	defer l.leading.Store(false)
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
+	wait := min(busyPoll, l.poll)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var batch []claimed
 	for {
-		for {
-			n, err := l.round(ctx, conn)
-			if err != nil {
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-l.kick:
+				wait = min(busyPoll, l.poll)
+			case <-timer.C:
+			}
+			var err error
+			if batch, err = l.claim(ctx, conn); err != nil {
 				return err
 			}
-			if n < batchSize {
-				break
+			if len(batch) == 0 {
+				timer.Reset(wait)
+				wait = min(2*wait, l.poll)
+				continue
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-l.kick:
-		case <-tick.C:
+		var err error
+		if batch, err = l.move(ctx, conn, batch); err != nil {
+			return err
 		}
+		wait = min(busyPoll, l.poll)
+		timer.Reset(wait)
 	}
 }
 
-// claimed is one outbox row taken by a round.
+// claimed is one outbox row read by a round.
 type claimed struct {
 	pos       int64
 	ev        eventfeed.Event
 	timeGiven bool // ev.Time was given, not filled in by AppendTx
 	pageSize  int
 	stored    *eventfeed.Event // the event already in the log with this ID
+	feed      *store.Feed      // the feed's state before the round; nil when new
 }
 
-// round moves up to batchSize committed outbox rows into the log in one
-// transaction, returning how many it took.
-func (l *Log) round(ctx context.Context, conn *pgx.Conn) (int, error) {
+// claim reads up to batchSize committed outbox rows in sequencing order,
+// with the state of their feeds.
+func (l *Log) claim(ctx context.Context, conn *pgx.Conn) ([]claimed, error) {
 	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
 	defer cancel()
-	tx, err := conn.Begin(ctx)
+	rows, _ := conn.Query(ctx, l.q.claim, batchSize)
+	batch, err := collectClaimed(rows)
 	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
+		return nil, fmt.Errorf("read outbox: %w", err)
 	}
-	defer tx.Rollback(context.Background())
+	return batch, nil
+}
 
-	rows, _ := tx.Query(ctx, l.q.claim, batchSize)
+func collectClaimed(rows pgx.Rows) ([]claimed, error) {
+	defer rows.Close()
 	var batch []claimed
 	for rows.Next() {
 		c, err := scanClaimed(rows)
 		if err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("read outbox: %w", err)
+			return nil, err
 		}
 		batch = append(batch, c)
 	}
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("read outbox: %w", err)
-	}
-	if len(batch) == 0 {
-		return 0, nil
-	}
+	return batch, rows.Err()
+}
 
-	var names []string
-	seen := make(map[string]bool)
-	for _, c := range batch {
-		if c.stored == nil && !seen[c.ev.Feed] {
-			seen[c.ev.Feed] = true
-			names = append(names, c.ev.Feed)
-		}
-	}
-	feeds := make(map[string]*store.Feed, len(names))
-	rows, _ = tx.Query(ctx, l.q.lockFeeds, names)
+// move sequences batch, as claim read it: it writes the events into the
+// log, moves the heads, deletes the rows from the outbox and notifies the
+// new heads, in one transaction, then claims the next batch; all in one
+// round trip.
+//
+// The rows are read outside the transaction that moves them. That is safe
+// because only the sequencer writes the log and the feeds, and only it
+// deletes committed rows from the outbox, and only one session holds the
+// sequencer lock; should two ever sequence at once all the same, the
+// log's keys on (feed, seq) and on id fail the second.
+func (l *Log) move(ctx context.Context, conn *pgx.Conn, batch []claimed) ([]claimed, error) {
+	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
+	defer cancel()
 	var (
-		f    store.Feed
-		head int64
-	)
-	if _, err := pgx.ForEachRow(rows, []any{&f.Name, &f.Epoch, &f.PageSize, &head}, func() error {
-		f.Head = uint64(head)
-		feeds[f.Name] = &store.Feed{Name: f.Name, Epoch: f.Epoch, PageSize: f.PageSize, Head: f.Head}
-		return nil
-	}); err != nil {
-		return 0, fmt.Errorf("lock feeds: %w", err)
-	}
-
-	var (
-		ev              eventColumnsArrays
-		rj              eventColumnsArrays
-		reasons         []string
-		poss            = make([]int64, 0, len(batch))
-		fNames, fEpochs []string
-		fSizes          []int32
-		fHeads          []int64
+		ev, rj  eventColumnsArrays
+		reasons []string
+		poss    = make([]int64, 0, len(batch))
+		feeds   = make(map[string]*store.Feed)
+		order   []string // feeds in the order first seen
 	)
 	for _, c := range batch {
 		poss = append(poss, c.pos)
@@ -220,67 +225,76 @@ func (l *Log) round(ctx context.Context, conn *pgx.Conn) (int, error) {
 		}
 		fd := feeds[c.ev.Feed]
 		if fd == nil {
-			size := c.pageSize
-			if size <= 0 || size > store.MaxPageSize {
-				size = store.DefaultPageSize
+			switch {
+			case c.feed != nil:
+				fd = c.feed
+			default:
+				size := c.pageSize
+				if size <= 0 || size > store.MaxPageSize {
+					size = store.DefaultPageSize
+				}
+				fd = &store.Feed{Name: c.ev.Feed, Epoch: newEpoch(), PageSize: size}
 			}
-			fd = &store.Feed{Name: c.ev.Feed, Epoch: newEpoch(), PageSize: size}
 			feeds[c.ev.Feed] = fd
+			order = append(order, c.ev.Feed)
 		}
 		fd.Head++
 		fd.Updated = c.ev.Time
 		c.ev.Seq = fd.Head
 		ev.add(c.ev)
 	}
-	var moved []store.Feed
-	for _, name := range names {
+	moved := make([]store.Feed, len(order))
+	var (
+		fNames, fEpochs, payloads []string
+		fSizes                    []int32
+		fHeads                    []int64
+	)
+	for i, name := range order {
 		fd := feeds[name]
-		moved = append(moved, *fd)
+		moved[i] = *fd
 		fNames = append(fNames, fd.Name)
 		fEpochs = append(fEpochs, fd.Epoch)
 		fSizes = append(fSizes, int32(fd.PageSize))
 		fHeads = append(fHeads, int64(fd.Head))
+		payloads = append(payloads, formatHead(*fd))
 	}
 
+	// One pipeline: if a statement fails, PostgreSQL skips the rest,
+	// COMMIT included, and the caller closes the connection.
 	b := &pgx.Batch{}
-	if len(fNames) > 0 {
+	b.Queue(`BEGIN`)
+	if len(order) > 0 {
 		b.Queue(l.q.upsertFeeds, fNames, fEpochs, fSizes, fHeads)
 		b.Queue(l.q.insertEvents, ev.feeds, ev.seqs, ev.ids, ev.types, ev.subjects, ev.times, ev.nss, ev.cts, ev.datas)
+		b.Queue(`SELECT pg_notify($1, p) FROM unnest($2::text[]) p`, l.headsChannel(), payloads)
 	}
 	if len(reasons) > 0 {
 		b.Queue(l.q.insertRejected, rj.ids, rj.feeds, rj.types, rj.subjects, rj.times, rj.nss, rj.cts, rj.datas, reasons)
 	}
-	b.Queue(l.q.deleteOutbox, poss).Exec(func(ct pgconn.CommandTag) error {
-		if ct.RowsAffected() != int64(len(poss)) {
-			return errMovedConcurrently
+	b.Queue(l.q.deleteOutbox, poss)
+	b.Queue(`COMMIT`).Exec(func(pgconn.CommandTag) error {
+		// Committed: the heads moved, whatever comes next.
+		for _, fd := range moved {
+			l.setHead(fd)
 		}
 		return nil
 	})
-	payloads := make([]string, len(moved))
-	for i, fd := range moved {
-		payloads[i] = formatHead(fd)
-	}
-	if len(payloads) > 0 {
-		b.Queue(`SELECT pg_notify($1, p) FROM unnest($2::text[]) p`, l.headsChannel(), payloads)
-	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return 0, fmt.Errorf("move outbox rows: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("commit: %w", err)
-	}
-	for _, fd := range moved {
-		l.setHead(fd)
+	var next []claimed
+	b.Queue(l.q.claim, batchSize).Query(func(rows pgx.Rows) error {
+		var err error
+		next, err = collectClaimed(rows)
+		return err
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("move outbox rows: %w", err)
 	}
 	if len(reasons) > 0 {
 		l.log.Warn("rejected events whose ID is stored with other content", "ids", rj.ids)
 	}
-	return len(batch), nil
+	return next, nil
 }
 
-// scanClaimed reads a row of the claim query: the outbox row, then the
-// columns of the event with the same ID in the log, NULL when there is
-// none.
+// scanClaimed reads a row of the claim query.
 func scanClaimed(row pgx.Rows) (claimed, error) {
 	var (
 		c                 claimed
@@ -292,9 +306,13 @@ func scanClaimed(row pgx.Rows) (claimed, error) {
 		sTime             *time.Time
 		sNs               *int16
 		sData             []byte
+		fEpoch            *string
+		fSize             *int32
+		fHead             *int64
 	)
 	err := row.Scan(&c.pos, &c.ev.Feed, &c.ev.ID, &c.ev.Type, &c.ev.Subject, &t, &ns, &c.timeGiven, &c.ev.ContentType, &c.ev.Data, &c.pageSize,
-		&sFeed, &sSeq, &sID, &sType, &sSubject, &sTime, &sNs, &sCT, &sData)
+		&sFeed, &sSeq, &sID, &sType, &sSubject, &sTime, &sNs, &sCT, &sData,
+		&fEpoch, &fSize, &fHead)
 	if err != nil {
 		return claimed{}, err
 	}
@@ -302,6 +320,9 @@ func scanClaimed(row pgx.Rows) (claimed, error) {
 	if sSeq != nil {
 		c.stored = &eventfeed.Event{Feed: *sFeed, Seq: uint64(*sSeq), ID: *sID, Type: *sType, Subject: *sSubject,
 			Time: joinTime(*sTime, *sNs), ContentType: *sCT, Data: sData}
+	}
+	if fHead != nil {
+		c.feed = &store.Feed{Name: c.ev.Feed, Epoch: *fEpoch, PageSize: int(*fSize), Head: uint64(*fHead)}
 	}
 	return c, nil
 }
