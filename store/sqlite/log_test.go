@@ -338,17 +338,28 @@ func TestAppendTxWithoutNotify(t *testing.T) {
 
 func TestClose(t *testing.T) {
 	ctx := context.Background()
-	watchers := func() int {
-		buf := make([]byte, 1<<20)
-		return strings.Count(string(buf[:runtime.Stack(buf, true)]), "sqlite.(*Log).watch")
+	// watchers waits for the number of running watchers to become want,
+	// and returns the last number seen: a goroutine just started or just
+	// joined may take a moment to show in the list or to leave it.
+	watchers := func(want int) int {
+		var n int
+		for range 500 {
+			buf := make([]byte, 4<<20)
+			n = strings.Count(string(buf[:runtime.Stack(buf, true)]), "sqlite.(*Log).watch(")
+			if n == want {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return n
 	}
-	before := watchers()
+	before := watchers(0)
 	l, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "log.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mustAppend(t, l, ev("a", "1"))
-	if got := watchers(); got != before+1 {
+	if got := watchers(before + 1); got != before+1 {
 		t.Errorf("%d watchers running after Open, want %d", got, before+1)
 	}
 	woke := make(chan error, 1)
@@ -359,7 +370,7 @@ func TestClose(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if got := watchers(); got != before {
+	if got := watchers(before); got != before {
 		t.Errorf("%d watchers running after Close, want %d", got, before)
 	}
 	if err := <-woke; !errors.Is(err, eventfeed.ErrClosed) {
