@@ -154,6 +154,12 @@ func newDecoder(r io.Reader, opt DecodeOptions) *decoder {
 	return &decoder{s: newScanner(r, opt.MaxBytes), opt: opt, interned: make(map[string]string), entryStart: -1}
 }
 
+// newBytesDecoder returns a decoder reading b in place.
+func newBytesDecoder(b []byte) *decoder {
+	s := &scanner{buf: b, end: len(b), max: int64(len(b)), err: io.EOF}
+	return &decoder{s: s, opt: DecodeOptions{}.withDefaults(), interned: make(map[string]string), entryStart: -1}
+}
+
 // syntax returns a *SyntaxError at the current token.
 func (d *decoder) syntax(format string, args ...any) error {
 	return syntaxAt(d.prev, format, args...)

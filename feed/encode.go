@@ -240,10 +240,15 @@ func appendContent(buf []byte, ind string, c *Content) ([]byte, error) {
 			buf = appendText(buf, c.Body)
 		}
 	case kindJSON:
-		if xmlText(c.Body) {
-			buf = appendCDATA(buf, c.Body)
-		} else {
+		// Body is JSON text or its Base64 form (see EntryFromEvent); the
+		// JSON goes in CDATA, Base64 needs no escaping.
+		switch {
+		case !xmlText(c.Body):
 			buf = base64.StdEncoding.AppendEncode(buf, c.Body)
+		case jsonText(c.Body):
+			buf = appendCDATA(buf, c.Body)
+		default:
+			buf = appendText(buf, c.Body)
 		}
 	case kindBase64:
 		buf = base64.StdEncoding.AppendEncode(buf, c.Body)

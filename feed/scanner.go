@@ -226,11 +226,13 @@ func (s *scanner) next() error {
 			}
 			continue
 		}
-		if _, err := s.ensure(9); err != nil {
+		// Read no further ahead than the token needs: a streamed
+		// document's last entry must not wait for bytes that follow it.
+		if ok, err := s.ensure(2); err != nil || !ok {
+			if err == nil {
+				err = syntaxAt(s.start, "unexpected end of document after '<'")
+			}
 			return err
-		}
-		if s.end-s.pos < 2 {
-			return syntaxAt(s.start, "unexpected end of document after '<'")
 		}
 		switch c := s.buf[s.pos+1]; {
 		case c == '/':
@@ -240,6 +242,9 @@ func (s *scanner) next() error {
 				return err
 			}
 		case c == '!':
+			if _, err := s.ensure(9); err != nil {
+				return err
+			}
 			rest := s.buf[s.pos:s.end]
 			switch {
 			case bytes.HasPrefix(rest, []byte("<!--")):
@@ -702,6 +707,10 @@ func (s *scanner) skipPast(from int, delim, what string, strict bool) error {
 // only before the root, must declare UTF-8 (or say nothing of encoding):
 // the scanner reads no other encoding.
 func (s *scanner) procInst() error {
+	// Enough to tell "<?xml" followed by white space from a longer target.
+	if _, err := s.ensure(6); err != nil {
+		return err
+	}
 	i, ok := scanName(s.buf[:s.end], s.pos+2)
 	if !ok {
 		return syntaxAt(s.start, "invalid processing instruction")

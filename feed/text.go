@@ -2,8 +2,6 @@ package feed
 
 import (
 	"bytes"
-	"encoding/xml"
-	"io"
 	"strings"
 	"unicode/utf8"
 )
@@ -242,93 +240,53 @@ func appendCDATA(dst, b []byte) []byte {
 // inlineXML reports whether b can be written as the inline XML content of
 // an atom:content element and read back, byte for byte and with the same
 // meaning: one well-formed element and nothing around it (no XML
-// declaration, no DOCTYPE, no surrounding whitespace), no entity beyond
-// XML's predefined ones, and every namespace prefix it uses, the default
-// one included, declared inside it (otherwise it would pick up the
-// enclosing Atom document's bindings). When div is true the element must
-// moreover be an xhtml:div, as type="xhtml" requires.
+// declaration, no DOCTYPE, no surrounding white space or comments), and
+// every namespace prefix it uses, the default one included, declared
+// inside it (otherwise it would pick up the enclosing Atom document's
+// bindings). When div is true the element must moreover be an xhtml:div,
+// as type="xhtml" requires. It uses the decoder's own tokenizer, so that
+// what Encode writes inline is exactly what Decode reads.
 func inlineXML(b []byte, div bool) bool {
-	if len(b) < 4 || b[0] != '<' || b[len(b)-1] != '>' || !xmlText(b) {
+	if len(b) < 4 || b[0] != '<' || b[len(b)-1] != '>' {
 		return false
 	}
-	d := xml.NewDecoder(bytes.NewReader(b))
-	d.Strict = true
-	type scope struct {
-		name  xml.Name
-		bound int // len(bindings) before this element's declarations
-	}
-	var stack []scope
-	var bindings []xml.Name // Space: prefix ("" for default), Local: URI
-	lookup := func(prefix string) (string, bool) {
-		if prefix == "xml" {
-			return "http://www.w3.org/XML/1998/namespace", true
+	d := newBytesDecoder(b)
+	declared := func(prefix []byte) bool {
+		if string(prefix) == "xml" {
+			return true
 		}
-		for i := len(bindings) - 1; i >= 0; i-- {
-			if bindings[i].Space == prefix {
-				return bindings[i].Local, true
+		for _, bd := range d.bindings {
+			if bd.prefix == string(prefix) {
+				return true
 			}
 		}
-		return "", false
+		return false
 	}
-	roots := 0
 	for {
-		tok, err := d.RawToken()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
+		if err := d.next(); err != nil {
 			return false
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if len(stack) == 0 {
-				roots++
-				if roots > 1 {
+		switch d.kind {
+		case tokStart:
+			if len(d.stack) == 1 {
+				if d.prev != 0 || div && (d.space != nsXHTML || string(d.local) != "div") {
 					return false
 				}
 			}
-			stack = append(stack, scope{t.Name, len(bindings)})
-			for _, a := range t.Attr {
-				switch {
-				case a.Name.Space == "" && a.Name.Local == "xmlns":
-					bindings = append(bindings, xml.Name{Local: a.Value})
-				case a.Name.Space == "xmlns":
-					bindings = append(bindings, xml.Name{Space: a.Name.Local, Local: a.Value})
+			if p, _ := splitName(d.s.name); !declared(p) {
+				return false
+			}
+			for _, a := range d.s.attrs {
+				if p, _ := splitName(a.name); p != nil && string(p) != "xmlns" && !declared(p) {
+					return false
 				}
 			}
-			uri, ok := lookup(t.Name.Space)
-			if !ok {
-				return false
-			}
-			if div && len(stack) == 1 && (uri != nsXHTML || t.Name.Local != "div") {
-				return false
-			}
-			for _, a := range t.Attr {
-				if a.Name.Space != "" && a.Name.Space != "xmlns" {
-					if _, ok := lookup(a.Name.Space); !ok {
-						return false
-					}
-				}
-			}
-		case xml.EndElement:
-			if len(stack) == 0 || stack[len(stack)-1].name != t.Name {
-				return false
-			}
-			bindings = bindings[:stack[len(stack)-1].bound]
-			stack = stack[:len(stack)-1]
-		case xml.CharData:
-			if len(stack) == 0 {
-				return false
-			}
-		case xml.Directive:
-			return false
-		case xml.ProcInst, xml.Comment:
-			if len(stack) == 0 {
-				return false
+		case tokEnd:
+			if len(d.stack) == 0 {
+				return d.s.pos == len(b)
 			}
 		}
 	}
-	return roots == 1 && len(stack) == 0 && d.InputOffset() == int64(len(b))
 }
 
 const nsXHTML = "http://www.w3.org/1999/xhtml"
