@@ -44,10 +44,10 @@ func BenchmarkWriters(b *testing.B) {
 	}
 }
 
-// benchPool returns a pool big enough for every writer at once.
+// benchDSN returns a DSN whose pool is big enough for every writer at
+// once.
 func benchDSN(b *testing.B) string {
-	dsn := testDSN(b)
-	return strings.Replace(dsn, "pool_max_conns=8", fmt.Sprintf("pool_max_conns=%d", benchWriters+4), 1)
+	return strings.Replace(testDSN(b), "pool_max_conns=8", fmt.Sprintf("pool_max_conns=%d", benchWriters+4), 1)
 }
 
 var benchData = []byte(`{"order":"o-123456","amount":4200,"currency":"EUR","lines":3}`)

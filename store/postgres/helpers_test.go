@@ -18,23 +18,15 @@ import (
 func testDSN(t testing.TB) string {
 	t.Helper()
 	dsn := testenv.PostgresDSN(t)
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		t.Fatalf("parse %s: %v", dsn, err)
-	}
-	if strings.Contains(dsn, "pool_max_conns") {
+	switch {
+	case strings.Contains(dsn, "pool_max_conns"):
 		return dsn
+	case !strings.Contains(dsn, "://"):
+		return dsn + " pool_max_conns=8"
+	case strings.Contains(dsn, "?"):
+		return dsn + "&pool_max_conns=8"
 	}
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	if !strings.Contains(dsn, "://") {
-		sep = " "
-		return dsn + sep + "pool_max_conns=8"
-	}
-	_ = cfg
-	return dsn + sep + "pool_max_conns=8"
+	return dsn + "?pool_max_conns=8"
 }
 
 // adminPool returns a pool on the test database, closed at the end of t.
