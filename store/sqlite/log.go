@@ -250,7 +250,8 @@ func (l *Log) Notify() {
 
 // DB returns the Log's database, for the caller's own tables and for the
 // transactions given to AppendTx. Its transactions take SQLite's write
-// lock when they begin (read-only ones excepted): keep them short.
+// lock when they begin (read-only ones excepted): keep them short. The
+// pool holds up to 16 connections, two of them kept by the Log.
 func (l *Log) DB() *sql.DB { return l.db }
 
 // validate checks events before anything is written. Times must fit in

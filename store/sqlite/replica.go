@@ -381,7 +381,8 @@ func (r *Replica) DeadLetters(ctx context.Context, source string) ([]DeadLetter,
 
 // DB returns the replica's database, to create and read the Projection's
 // tables. Its transactions take SQLite's write lock when they begin
-// (read-only ones excepted): keep them short.
+// (read-only ones excepted): keep them short. The pool holds up to 16
+// connections, one of them kept by the Replica.
 func (r *Replica) DB() *sql.DB { return r.db }
 
 // Close closes the database once the calls under way have finished.
