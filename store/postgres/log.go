@@ -511,6 +511,21 @@ func (l *Log) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfee
 	if err := l.awaitSequenced(ctx, p); err != nil {
 		return nil, err
 	}
+	// The log may hold the events a moment before this instance hears of
+	// its new heads; wait for that too, so that Feed and Wait reflect the
+	// Append once it returns.
+	heads := make(map[string]uint64)
+	for _, e := range p.stored {
+		heads[e.Feed] = max(heads[e.Feed], e.Seq)
+	}
+	for feed, seq := range heads {
+		if _, err := l.heads.Wait(ctx, feed, seq-1); err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("postgres: append: events are in the log, not yet in this instance's heads: %w", err)
+			}
+			return nil, err
+		}
+	}
 	out := make([]eventfeed.Event, len(events))
 	for i, j := range p.index {
 		s := p.stored[p.events[j].ID]
