@@ -2,7 +2,7 @@ package feed_test
 
 import (
 	"bytes"
-	"io"
+	"strings"
 	"testing"
 
 	"github.com/eventfeed/eventfeed/feed"
@@ -68,4 +68,45 @@ func BenchmarkGofeedAtomParser(b *testing.B) {
 	reportEntries(b, benchEntries)
 }
 
-var _ = io.EOF
+// hostileDoc is a 300 KB feed whose one foreign element holds 20,000 text
+// fragments: the document that makes gofeed v1.4.2 allocate gigabytes,
+// since it builds the element's text by repeated concatenation.
+func hostileDoc(tb testing.TB) []byte {
+	var b bytes.Buffer
+	b.WriteString(strings.TrimSuffix(string(encode(tb, testPage(1, 2, true))), "</feed>\n"))
+	b.WriteString(`<x:junk xmlns:x="urn:example:junk">`)
+	for range 20000 {
+		b.WriteString("fragment<x:i/>")
+	}
+	b.WriteString("</x:junk></feed>\n")
+	return b.Bytes()
+}
+
+func BenchmarkDecodeHostile(b *testing.B) {
+	doc := hostileDoc(b)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := feed.Decode(bytes.NewReader(doc), feed.DecodeOptions{}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(f.Entries) != 2 {
+			b.Fatalf("got %d entries, want 2", len(f.Entries))
+		}
+	}
+}
+
+// BenchmarkGofeedHostile reads the same document with gofeed, for
+// comparison.
+func BenchmarkGofeedHostile(b *testing.B) {
+	doc := hostileDoc(b)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var p atom.Parser
+		if _, err := p.Parse(bytes.NewReader(doc)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -25,6 +25,10 @@ const (
 // a few dozen more.
 const maxDepth = 256
 
+// maxBindings bounds the namespace declarations in scope, which every
+// prefix lookup searches.
+const maxBindings = 1024
+
 var (
 	// ErrTooLarge reports a document over DecodeOptions.MaxBytes, with more
 	// entries than MaxEntries, or with an entry over MaxEntryBytes.
@@ -218,6 +222,9 @@ func (d *decoder) start() error {
 	d.names = append(d.names, s.name...)
 	for _, a := range s.attrs {
 		prefix, local := splitName(a.name)
+		if len(d.bindings) == maxBindings {
+			return d.syntax("more than %d namespace declarations in scope", maxBindings)
+		}
 		switch {
 		case prefix == nil && string(local) == "xmlns":
 			d.bindings = append(d.bindings, binding{"", d.intern(a.value)})

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
@@ -397,6 +398,35 @@ func TestDecodeTextForms(t *testing.T) {
 		}
 		if got := f.Entries[0].Content; !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s:\ngot  %+v (%q)\nwant %+v (%q)", tc.content, got, got.Body, tc.want, tc.want.Body)
+		}
+	}
+}
+
+func TestResolve(t *testing.T) {
+	doc, err := os.ReadFile("testdata/foreign/blog.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := feed.Decode(bytes.NewReader(doc), feed.DecodeOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Entries[3].Content = feed.Content{Type: "image/gif", Src: "../img/a.gif"}
+	f.Entries[2].Links = []feed.Link{{Href: "https://other.example.net/x"}, {Href: "%zz"}}
+	base, _ := url.Parse("https://blog.example.org/blog/feed.atom")
+	f.Resolve(base)
+	for _, tc := range []struct{ got, want string }{
+		{f.Link("alternate"), "https://blog.example.org/"},
+		{f.Link("self"), "https://blog.example.org/feed.atom"},
+		{f.Link("hub"), "https://hub.example.net/"},
+		{f.Entries[0].Link("alternate"), "https://blog.example.org/2026/11/third"},
+		{f.Entries[1].Link("alternate"), "https://blog.example.org/blog/2026/11/second"},
+		{f.Entries[2].Links[0].Href, "https://other.example.net/x"},
+		{f.Entries[2].Links[1].Href, "%zz"},
+		{f.Entries[3].Content.Src, "https://blog.example.org/img/a.gif"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
 		}
 	}
 }

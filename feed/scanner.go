@@ -73,6 +73,10 @@ type attr struct {
 
 const scanChunk = 32 << 10
 
+// maxAttrs bounds the attributes of one element (the check for repeated
+// names is quadratic).
+const maxAttrs = 256
+
 func newScanner(src io.Reader, max int64) *scanner {
 	return &scanner{src: src, buf: make([]byte, scanChunk), max: max}
 }
@@ -578,6 +582,9 @@ func (s *scanner) startTag() error {
 		v := b[k+1 : k+1+end]
 		if a.value, err = s.attrValue(v, s.base+int64(k+1)); err != nil {
 			return err
+		}
+		if len(s.attrs) == maxAttrs {
+			return syntaxAt(s.start, "more than %d attributes in <%s>", maxAttrs, s.name)
 		}
 		for _, o := range s.attrs {
 			if bytes.Equal(o.name, a.name) {
