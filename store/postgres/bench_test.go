@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/store"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -182,4 +183,41 @@ INSERT INTO %[1]s.feeds VALUES ('bench', 0)`, s)); err != nil {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+}
+
+// BenchmarkApply applies pages of 100 events, as a poller catching up
+// does, with the ready Latest projection (one statement per page) and
+// with a projection that runs one statement per event.
+func BenchmarkApply(b *testing.B) {
+	for _, name := range []string{"latest", "per-event"} {
+		b.Run("projection="+name, func(b *testing.B) {
+			schema := newSchema(b)
+			var project Projection
+			if name == "per-event" {
+				project = Latest(schema)
+			}
+			r, err := OpenReplica(context.Background(), testDSN(b), ReplicaOptions{Schema: schema, Projection: project})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			const page = 100
+			events := make([]eventfeed.Event, page)
+			b.SetBytes(int64(page * len(benchData)))
+			b.ReportAllocs()
+			start := time.Now()
+			for i := 0; b.Loop(); i++ {
+				for j := range events {
+					seq := i*page + j + 1
+					events[j] = eventfeed.Event{Feed: "orders", Seq: uint64(seq), ID: fmt.Sprintf("e%d", seq), Type: "order.placed",
+						Subject: fmt.Sprintf("o-%d", seq%500), Time: start, Data: benchData}
+				}
+				cp := store.Checkpoint{Source: "https://orders.example/feeds/orders", Page: "p", LastID: events[page-1].ID, Seq: uint64((i + 1) * page)}
+				if err := r.Apply(context.Background(), cp, events); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*page)/time.Since(start).Seconds(), "events/s")
+		})
+	}
 }

@@ -319,8 +319,10 @@ func prepare(events []eventfeed.Event) (*pending, error) {
 
 // AppendTx adds events to the outbox in tx, the caller's transaction, for
 // the sequencer to move into the log once tx commits; if tx rolls back,
-// they never existed. It takes no lock that outlives the statement: the
-// caller's other work in tx holds up no other writer.
+// they never existed. It updates no row, so the caller's other work in tx
+// holds up no other writer (only one appending an event with the same ID
+// waits, to learn whether tx commits it). It returns before the events
+// have seqs: Wait and Read see them within milliseconds of the commit.
 //
 // Events are checked as Append checks them. An ID already in the log or in
 // the outbox with the same content is not added again; with other content

@@ -31,7 +31,8 @@ type ReplicaOptions struct {
 	Schema string
 
 	// Projection applies each event. Nil means Latest(Schema): keep the
-	// newest event of each (feed, subject), for Get.
+	// newest event of each (feed, subject), for Get; the Replica then
+	// applies a whole batch in one statement.
 	Projection Projection
 }
 
@@ -53,7 +54,7 @@ type Replica struct {
 	ownPool  bool
 	lockCfg  *pgx.ConnConfig // for the connections that hold leases
 	schema   string
-	project  Projection
+	project  Projection // nil: the batched Latest
 	q        replicaSQL
 	holderID string
 
@@ -119,15 +120,12 @@ func NewReplica(ctx context.Context, pool *pgxpool.Pool, opt ReplicaOptions) (*R
 		holderID: fmt.Sprintf("%s pid %d", host, os.Getpid()),
 		leases:   make(map[string]*Lease),
 	}
-	if r.project == nil {
-		r.project = Latest(schema)
-	}
 	return r, nil
 }
 
 // replicaSQL holds the Replica's statements with the schema filled in.
 type replicaSQL struct {
-	checkpoint, saveCheckpoint, fence, park, deadLetters, get, takeLease string
+	checkpoint, saveCheckpoint, fence, park, deadLetters, get, latest, takeLease string
 }
 
 func newReplicaSQL(schema string) replicaSQL {
@@ -147,6 +145,10 @@ ON CONFLICT (source) DO UPDATE SET page = excluded.page, last_id = excluded.last
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
 		deadLetters: f(`SELECT source, ` + eventColumns + `, reason, parked FROM %[1]s.dead_letters WHERE source = $1 ORDER BY n`),
 		get:         f(`SELECT ` + eventColumns + ` FROM %[1]s.latest WHERE feed = $1 AND subject = $2`),
+		latest: f(`INSERT INTO %[1]s.latest (` + eventColumns + `)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::smallint[], $8::text[], $9::bytea[])
+ON CONFLICT (feed, subject) DO UPDATE SET seq = excluded.seq, id = excluded.id, type = excluded.type,
+	time = excluded.time, time_ns = excluded.time_ns, content_type = excluded.content_type, data = excluded.data`),
 		takeLease: f(`INSERT INTO %[1]s.leases (source, token, holder, acquired) VALUES ($1, 1, $2, now())
 ON CONFLICT (source) DO UPDATE SET token = leases.token + 1, holder = excluded.holder, acquired = excluded.acquired
 RETURNING token`),
@@ -170,6 +172,28 @@ ON CONFLICT (feed, subject) DO UPDATE SET seq = excluded.seq, id = excluded.id, 
 		_, err := tx.Exec(ctx, q, ev.Feed, int64(ev.Seq), ev.ID, ev.Type, ev.Subject, t, ns, ev.ContentType, data(ev.Data))
 		return err
 	}
+}
+
+// latest is the Latest projection of a whole batch, in one statement: the
+// newest event of each (feed, subject) in the batch replaces the stored
+// one.
+func (r *Replica) latest(ctx context.Context, tx pgx.Tx, events []eventfeed.Event) error {
+	type key struct{ feed, subject string }
+	last := make(map[key]int, len(events))
+	for i, ev := range events {
+		last[key{ev.Feed, ev.Subject}] = i
+	}
+	var a eventColumnsArrays
+	for i, ev := range events {
+		if last[key{ev.Feed, ev.Subject}] == i {
+			a.add(ev)
+		}
+	}
+	if len(a.ids) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, r.q.latest, a.feeds, a.seqs, a.ids, a.types, a.subjects, a.times, a.nss, a.cts, a.datas)
+	return err
 }
 
 // Checkpoint returns the checkpoint of source, zero (with Source set) when
@@ -197,6 +221,9 @@ func (r *Replica) Checkpoint(ctx context.Context, source string) (store.Checkpoi
 // commits only while this Replica holds it (else ErrLeaseLost).
 func (r *Replica) Apply(ctx context.Context, cp store.Checkpoint, events []eventfeed.Event) error {
 	return r.commit(ctx, cp, func(tx pgx.Tx) error {
+		if r.project == nil {
+			return r.latest(ctx, tx, events)
+		}
 		for _, ev := range events {
 			if err := r.project(ctx, tx, ev); err != nil {
 				if ctx.Err() != nil {

@@ -87,7 +87,32 @@ func TestReplicaConformance(t *testing.T) {
 }
 
 func TestLatest(t *testing.T) {
-	r := openReplica(t, newSchema(t), nil)
+	for _, composed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("composed=%v", composed), func(t *testing.T) { testLatest(t, composed) })
+	}
+}
+
+// testLatest runs the ready projection alone, or called from a projection
+// of the caller's own.
+func testLatest(t *testing.T, composed bool) {
+	schema := newSchema(t)
+	var project Projection
+	if composed {
+		pool := adminPool(t)
+		record, latest := recorder(t, pool, schema, nil), Latest(schema)
+		project = func(ctx context.Context, tx pgx.Tx, ev eventfeed.Event) error {
+			if err := record(ctx, tx, ev); err != nil {
+				return err
+			}
+			return latest(ctx, tx, ev)
+		}
+		defer func() {
+			if got := appliedIDs(t, pool, schema); len(got) != 4 {
+				t.Errorf("own projection applied %v, want 4 events", got)
+			}
+		}()
+	}
+	r := openReplica(t, schema, project)
 	ctx := context.Background()
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6789, time.UTC)
 	evs := []eventfeed.Event{
