@@ -80,16 +80,18 @@ func feedSizeHint(f *Feed) int {
 }
 
 func entrySizeHint(e *Entry) int {
-	n := 320 + 2*len(e.ID) + 2*len(e.Title) + len(e.Summary) + len(e.Subject)
+	n := 320 + len(e.ID) + len(e.Title) + len(e.Summary) + len(e.Subject)
 	for _, l := range e.Links {
 		n += 32 + len(l.Href) + len(l.Rel) + len(l.Type)
 	}
 	for _, c := range e.Categories {
 		n += 32 + len(c.Term) + len(c.Scheme) + len(c.Label)
 	}
-	// Base64 grows the body by a third; escaping and CDATA splits by less
-	// in practice.
-	return n + len(e.Content.Body)*4/3 + len(e.Content.Type) + len(e.Content.Src)
+	body := len(e.Content.Body) + 16 // CDATA markers; escaping adds a little
+	if kindOf(e.Content.Type) == kindBase64 {
+		body = len(e.Content.Body)*4/3 + 4
+	}
+	return n + body + len(e.Content.Type) + len(e.Content.Src)
 }
 
 func appendFeed(buf []byte, f *Feed) ([]byte, error) {

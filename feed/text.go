@@ -102,6 +102,12 @@ func isXMLChar(r rune) bool {
 // carry, so that it can be written as text and read back unchanged.
 func xmlText[T ~string | ~[]byte](b T) bool {
 	for i := 0; i < len(b); {
+		for i < len(b) && plainASCII[b[i]] {
+			i++
+		}
+		if i == len(b) {
+			break
+		}
 		c := b[i]
 		if c < utf8.RuneSelf {
 			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
@@ -118,6 +124,28 @@ func xmlText[T ~string | ~[]byte](b T) bool {
 	}
 	return true
 }
+
+// plainASCII marks the printable ASCII bytes, line feed and tab.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = true
+	}
+	t['\n'], t['\t'] = true, true
+	return t
+}()
+
+// Bytes that escaping leaves as they are, in text and in attributes.
+var textSafe, attrSafe = func() (text, attr [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		text[c], attr[c] = true, true
+	}
+	text['\n'], text['\t'] = true, true
+	for _, c := range "&<>" {
+		text[c], attr[c] = false, false
+	}
+	attr['"'] = false
+	return text, attr
+}()
 
 // decodeRune decodes the first rune of s, which starts with a non-ASCII
 // byte. The conversion of at most 4 bytes does not escape and so does not
@@ -145,47 +173,41 @@ func appendAttr[T ~string | ~[]byte](dst []byte, s T) []byte {
 }
 
 func appendEscaped[T ~string | ~[]byte](dst []byte, s T, attr bool) []byte {
+	safe := &textSafe
+	if attr {
+		safe = &attrSafe
+	}
 	last := 0
 	for i := 0; i < len(s); {
+		for i < len(s) && safe[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		var esc string
 		n := 1
-		if c < utf8.RuneSelf {
-			switch c {
-			case '&':
-				esc = "&amp;"
-			case '<':
-				esc = "&lt;"
-			case '>':
-				esc = "&gt;"
-			case '\r':
-				esc = "&#xD;"
-			case '"':
-				if !attr {
-					i++
-					continue
-				}
-				esc = "&quot;"
-			case '\n':
-				if !attr {
-					i++
-					continue
-				}
-				esc = "&#xA;"
-			case '\t':
-				if !attr {
-					i++
-					continue
-				}
-				esc = "&#x9;"
-			default:
-				if c >= 0x20 {
-					i++
-					continue
-				}
-				esc = "\uFFFD"
+		switch c {
+		case '&':
+			esc = "&amp;"
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		case '"':
+			esc = "&quot;"
+		case '\r':
+			esc = "&#xD;"
+		case '\n':
+			esc = "&#xA;"
+		case '\t':
+			esc = "&#x9;"
+		default:
+			if c < utf8.RuneSelf {
+				esc = "\uFFFD" // a control character
+				break
 			}
-		} else {
 			r, size := decodeRune(s[i:])
 			n = size
 			if (r != utf8.RuneError || size != 1) && isXMLChar(r) {
@@ -214,8 +236,11 @@ func appendCDATA(dst, b []byte) []byte {
 	}
 	dst = append(dst, "<![CDATA["...)
 	for {
-		i := bytes.IndexAny(b, "]\r")
-		if i < 0 {
+		i := 0
+		for i < len(b) && b[i] != ']' && b[i] != '\r' {
+			i++
+		}
+		if i == len(b) {
 			break
 		}
 		if b[i] == '\r' {
