@@ -11,9 +11,13 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// leaseCheck is how often a Lease checks that its connection, and with it
-// the advisory lock, is still alive.
-const leaseCheck = time.Second
+// A Lease checks every leaseCheck that its connection, and with it the
+// advisory lock, is still alive, and gives up on it after leaseTimeout
+// without an answer.
+const (
+	leaseCheck   = time.Second
+	leaseTimeout = 5 * time.Second
+)
 
 // errReleased is a Lease's Err after Release.
 var errReleased = errors.New("postgres: lease released")
@@ -57,7 +61,7 @@ func (r *Replica) Lock(ctx context.Context, source string) (*Lease, error) {
 	if r.isClosed() {
 		return nil, eventfeed.ErrClosed
 	}
-	conn, err := pgx.ConnectConfig(ctx, r.lockCfg)
+	conn, err := connect(ctx, r.lockCfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: lock %s: connect: %w", source, err)
 	}
@@ -103,7 +107,7 @@ func (l *Lease) watch(ctx context.Context, conn *pgx.Conn) {
 			return
 		case <-t.C:
 		}
-		cctx, cancel := context.WithTimeout(ctx, leaseCheck)
+		cctx, cancel := context.WithTimeout(ctx, leaseTimeout)
 		err := conn.Ping(cctx)
 		cancel()
 		if err != nil && ctx.Err() == nil {

@@ -18,7 +18,7 @@ import (
 // while connecting is either in the read or notified after it. It also
 // wakes the sequencer, which may have missed notifications too.
 func (l *Log) connectListener(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, l.connCfg)
+	conn, err := connect(ctx, l.connCfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: listener: connect: %w", err)
 	}

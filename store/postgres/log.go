@@ -163,7 +163,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opt Options) (*Log, error) {
 	}
 	l := &Log{
 		pool:     pool,
-		connCfg:  dedicatedConfig(pool.Config().ConnConfig),
+		connCfg:  pool.Config().ConnConfig,
 		schema:   schema,
 		pageSize: size,
 		poll:     poll,
@@ -193,26 +193,22 @@ func New(ctx context.Context, pool *pgxpool.Pool, opt Options) (*Log, error) {
 	return l, nil
 }
 
-// dedicatedConfig returns the settings of the Log's and the Replica's own
-// long-lived connections: the server probes the client with TCP
-// keepalives, so that the session of a machine that vanished (and the
-// advisory lock it holds) ends within about half a minute instead of
-// hours.
-func dedicatedConfig(cfg *pgx.ConnConfig) *pgx.ConnConfig {
-	cfg = cfg.Copy()
-	if cfg.RuntimeParams == nil {
-		cfg.RuntimeParams = make(map[string]string)
+// connect opens one of the long-lived connections of a Log or a Replica
+// (listener, sequencer, lease) and asks the server to probe the client
+// with TCP keepalives, so that the session of a machine that vanished, and
+// the advisory lock it holds, ends within about half a minute instead of
+// hours. The settings are sent with SET rather than as startup parameters,
+// which some poolers refuse.
+func connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
 	}
-	for k, v := range map[string]string{
-		"tcp_keepalives_idle":     "10",
-		"tcp_keepalives_interval": "5",
-		"tcp_keepalives_count":    "3",
-	} {
-		if _, ok := cfg.RuntimeParams[k]; !ok {
-			cfg.RuntimeParams[k] = v
-		}
+	if _, err := conn.Exec(ctx, `SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3`); err != nil {
+		conn.Close(context.Background())
+		return nil, err
 	}
-	return cfg
+	return conn, nil
 }
 
 // logSQL holds the Log's statements with the schema filled in.
@@ -240,13 +236,13 @@ RETURNING id`),
 		pendingByID: f(`SELECT feed, 0::bigint, id, type, subject, time, time_ns, content_type, data FROM %[1]s.outbox WHERE id = ANY($1)
 UNION ALL
 SELECT ` + eventColumns + ` FROM %[1]s.events WHERE id = ANY($1)`),
-		// The claim reads, for each outbox row, the event with the same ID
-		// already in the log (NULL when none) and the state of its feed
-		// (NULL when new).
+		// The claim reads, for each outbox row from transaction $2 on,
+		// the event with the same ID already in the log (NULL when none)
+		// and the state of its feed (NULL when new).
 		claim: f(`SELECT o.pos, o.feed, o.id, o.type, o.subject, o.time, o.time_ns, o.time_given, o.content_type, o.data, o.page_size,
 	e.feed, e.seq, e.id, e.type, e.subject, e.time, e.time_ns, e.content_type, e.data,
 	f.epoch, f.page_size, f.head
-FROM (SELECT * FROM %[1]s.outbox ORDER BY tx, pos LIMIT $1) o
+FROM (SELECT * FROM %[1]s.outbox WHERE tx >= $2 ORDER BY tx, pos LIMIT $1) o
 LEFT JOIN %[1]s.events e ON e.id = o.id
 LEFT JOIN %[1]s.feeds f ON f.name = o.feed
 ORDER BY o.tx, o.pos`),

@@ -287,3 +287,45 @@ func follow(l *Log, feed string, target *atomic.Uint64) ([]string, error) {
 		}
 	}
 }
+
+// TestLongTransactions: an open transaction older than a run of full
+// batches (more events than one round moves) still gets its event in
+// when it commits, after them; and a long open transaction that wrote
+// nothing holds nothing up.
+func TestLongTransactions(t *testing.T) {
+	l := openLog(t, newSchema(t))
+	pool := adminPool(t)
+	ctx := context.Background()
+
+	reader, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Rollback(ctx)
+	if _, err := reader.Exec(ctx, "SELECT 1"); err != nil { // hold a snapshot
+		t.Fatal(err)
+	}
+	old := begin(t, pool)
+	appendTx(t, l, old, testEvent("big", "old"))
+
+	const n = 2*batchSize + 500
+	var big []eventfeed.Event
+	for i := range n {
+		big = append(big, testEvent("big", fmt.Sprintf("e%04d", i)))
+	}
+	tx := begin(t, pool)
+	appendTx(t, l, tx, big...)
+	commit(t, tx)
+	waitHead(t, l, "big", n)
+	commit(t, old)
+	waitHead(t, l, "big", n+1)
+	ids := readIDs(t, l, "big")
+	for i, id := range ids[:n] {
+		if id != big[i].ID {
+			t.Fatalf("seq %d holds %s, want %s", i+1, id, big[i].ID)
+		}
+	}
+	if ids[n] != "old" {
+		t.Errorf("seq %d holds %s, want the old transaction's event, committed last", n+1, ids[n])
+	}
+}

@@ -104,7 +104,7 @@ func NewReplica(ctx context.Context, pool *pgxpool.Pool, opt ReplicaOptions) (*R
 	if err := migrate(ctx, pool, schema, componentReplica, replicaSchema); err != nil {
 		return nil, err
 	}
-	lockCfg := dedicatedConfig(pool.Config().ConnConfig)
+	lockCfg := pool.Config().ConnConfig
 	// A canceled Lock must cancel its wait for the advisory lock on the
 	// server, or the server could grant the lock to a session nobody uses.
 	lockCfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {

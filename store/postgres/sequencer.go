@@ -71,7 +71,7 @@ func (l *Log) sequence(ctx context.Context) {
 	backoff := minBackoff
 	for ctx.Err() == nil {
 		if conn == nil {
-			c, err := pgx.ConnectConfig(ctx, l.connCfg)
+			c, err := connect(ctx, l.connCfg)
 			if err != nil {
 				if ctx.Err() == nil {
 					l.log.Warn("sequencer cannot connect", "err", err, "retry", backoff)
@@ -123,7 +123,10 @@ func (l *Log) lead(ctx context.Context, conn *pgx.Conn) error {
 	wait := min(busyPoll, l.poll)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	var batch []claimed
+	var (
+		batch []claimed
+		from  uint64 // where the outbox is read from: see claimed.next
+	)
 	for {
 		if len(batch) == 0 {
 			select {
@@ -134,7 +137,7 @@ func (l *Log) lead(ctx context.Context, conn *pgx.Conn) error {
 			case <-timer.C:
 			}
 			var err error
-			if batch, err = l.claim(ctx, conn); err != nil {
+			if batch, from, err = l.claim(ctx, conn, from); err != nil {
 				return err
 			}
 			if len(batch) == 0 {
@@ -144,13 +147,28 @@ func (l *Log) lead(ctx context.Context, conn *pgx.Conn) error {
 			}
 		}
 		var err error
-		if batch, err = l.move(ctx, conn, batch); err != nil {
+		if batch, from, err = l.move(ctx, conn, batch, from); err != nil {
 			return err
 		}
 		wait = min(busyPoll, l.poll)
 		timer.Reset(wait)
 	}
 }
+
+// The outbox is read from a transaction id on, not from its start.
+// Committed rows are deleted as they are moved, but their index entries
+// stay until vacuum, and while any transaction in the cluster is older
+// than them (a long report, say) vacuum cannot remove them: a queue table
+// read from its start would have the sequencer wade through all of them
+// on every look. Reading from the oldest transaction still running when
+// the previous look began is enough: a row that look did not see was
+// written by a transaction running then or started later, whose id is
+// that high or higher, and a look that did not fill its batch saw every
+// committed row below. The horizon is read in a statement before the
+// claim, so it can only be older than the claim's own: safe.
+
+// horizonSQL returns the oldest transaction id still running.
+const horizonSQL = `SELECT pg_snapshot_xmin(pg_current_snapshot())`
 
 // claimed is one outbox row read by a round.
 type claimed struct {
@@ -162,17 +180,40 @@ type claimed struct {
 	feed      *store.Feed      // the feed's state before the round; nil when new
 }
 
-// claim reads up to batchSize committed outbox rows in sequencing order,
-// with the state of their feeds.
-func (l *Log) claim(ctx context.Context, conn *pgx.Conn) ([]claimed, error) {
+// claim reads up to batchSize committed outbox rows from transaction
+// from on, in sequencing order, with the state of their feeds, and returns
+// where the next look starts.
+func (l *Log) claim(ctx context.Context, conn *pgx.Conn, from uint64) ([]claimed, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
 	defer cancel()
-	rows, _ := conn.Query(ctx, l.q.claim, batchSize)
-	batch, err := collectClaimed(rows)
-	if err != nil {
-		return nil, fmt.Errorf("read outbox: %w", err)
+	b := &pgx.Batch{}
+	next := l.queueClaim(b, from)
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return nil, 0, fmt.Errorf("read outbox: %w", err)
 	}
-	return batch, nil
+	return next()
+}
+
+// queueClaim queues on b the statements of a look at the outbox from
+// transaction from on; once b is sent and closed, the function it returns
+// gives the rows read and where the next look starts.
+func (l *Log) queueClaim(b *pgx.Batch, from uint64) func() ([]claimed, uint64, error) {
+	var (
+		horizon uint64
+		batch   []claimed
+	)
+	b.Queue(horizonSQL).QueryRow(func(row pgx.Row) error { return row.Scan(&horizon) })
+	b.Queue(l.q.claim, batchSize, from).Query(func(rows pgx.Rows) error {
+		var err error
+		batch, err = collectClaimed(rows)
+		return err
+	})
+	return func() ([]claimed, uint64, error) {
+		if len(batch) < batchSize {
+			from = max(from, horizon)
+		}
+		return batch, from, nil
+	}
 }
 
 func collectClaimed(rows pgx.Rows) ([]claimed, error) {
@@ -190,15 +231,15 @@ func collectClaimed(rows pgx.Rows) ([]claimed, error) {
 
 // move sequences batch, as claim read it: it writes the events into the
 // log, moves the heads, deletes the rows from the outbox and notifies the
-// new heads, in one transaction, then claims the next batch; all in one
-// round trip.
+// new heads, in one transaction, then looks at the outbox again from
+// transaction from on; all in one round trip.
 //
 // The rows are read outside the transaction that moves them. That is safe
 // because only the sequencer writes the log and the feeds, and only it
 // deletes committed rows from the outbox, and only one session holds the
 // sequencer lock; should two ever sequence at once all the same, the
 // log's keys on (feed, seq) and on id fail the second.
-func (l *Log) move(ctx context.Context, conn *pgx.Conn, batch []claimed) ([]claimed, error) {
+func (l *Log) move(ctx context.Context, conn *pgx.Conn, batch []claimed, from uint64) ([]claimed, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
 	defer cancel()
 	var (
@@ -279,19 +320,14 @@ func (l *Log) move(ctx context.Context, conn *pgx.Conn, batch []claimed) ([]clai
 		}
 		return nil
 	})
-	var next []claimed
-	b.Queue(l.q.claim, batchSize).Query(func(rows pgx.Rows) error {
-		var err error
-		next, err = collectClaimed(rows)
-		return err
-	})
+	next := l.queueClaim(b, from)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return nil, fmt.Errorf("move outbox rows: %w", err)
+		return nil, 0, fmt.Errorf("move outbox rows: %w", err)
 	}
 	if len(reasons) > 0 {
 		l.log.Warn("rejected events whose ID is stored with other content", "ids", rj.ids)
 	}
-	return next, nil
+	return next()
 }
 
 // scanClaimed reads a row of the claim query.
