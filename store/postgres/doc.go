@@ -58,7 +58,10 @@
 // The comment at the top of sequencer.go gives the argument in full, and
 // says why the sequencer does not wait for older transactions to finish
 // (the usual "xmin horizon" fix for the trap, which one long transaction
-// anywhere in the database would stall).
+// anywhere in the database would stall). It uses that horizon only to
+// know where to start reading the outbox, so that the index entries of
+// moved rows, which vacuum may not remove for a while, are not read again
+// on every look.
 //
 // Appends are idempotent by event ID across the outbox and the log: a
 // unique index on the outbox makes a second transaction inserting the same
