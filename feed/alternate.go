@@ -45,6 +45,9 @@ func EncodeRSS(w io.Writer, f *Feed) error {
 func EncodeJSONFeed(w io.Writer, f *Feed) error {
 	g := genericFeed(f)
 	jf := (&feeds.JSON{Feed: g}).JSONFeed()
+	// The home page is the feed's alternate (HTML) page, if any; gorilla
+	// takes the channel link, which falls back on the feed itself.
+	jf.HomePageUrl = f.Link(RelAlternate)
 	jf.FeedUrl = f.Link(RelSelf)
 	for i, it := range jf.Items {
 		text, isHTML := readable(&f.Entries[i])

@@ -143,6 +143,9 @@ func (e *Entry) Event(feedName string) (eventfeed.Event, error) {
 		}
 		ev.Data = data
 	}
+	if len(ev.Data) == 0 {
+		ev.Data = nil
+	}
 	return ev, nil
 }
 
