@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
+	"github.com/eventfeed/eventfeed/internal/uuid"
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/feed"
@@ -144,7 +144,7 @@ func (h *Handler) readEvent(w http.ResponseWriter, r *http.Request, name string)
 			ev.ID = key
 		}
 		if ev.ID == "" {
-			ev.ID = uuid.New().URN()
+			ev.ID = uuid.NewURN()
 		}
 		return ev, 0, nil
 	}
@@ -165,7 +165,7 @@ func (h *Handler) readEvent(w http.ResponseWriter, r *http.Request, name string)
 		return ev, http.StatusBadRequest, fmt.Errorf("the %s header is missing: it gives the type of an event sent as %s", HeaderEventType, mt)
 	}
 	if ev.ID == "" {
-		ev.ID = uuid.New().URN()
+		ev.ID = uuid.NewURN()
 	}
 	return ev, 0, nil
 }

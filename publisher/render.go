@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/eventfeed/eventfeed/internal/uuid"
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/feed"
@@ -271,7 +271,7 @@ func (l linker) entry(seq uint64) string         { return l.entries + strconv.Fo
 // a name-based (version 5) UUID, stable across restarts and instances and
 // different for a feed that was reset.
 func feedID(f store.Feed) string {
-	return uuid.NewSHA1(uuid.NameSpaceURL, []byte(feed.NSEventfeed+"/feeds/"+f.Name+"/"+f.Epoch)).URN()
+	return uuid.NameURN(uuid.NamespaceURL, feed.NSEventfeed+"/feeds/"+f.Name+"/"+f.Epoch)
 }
 
 func (h *Handler) feedTitle(name string) string {

@@ -1,5 +1,6 @@
-// Package uuid makes time-ordered UUIDs (version 7, RFC 9562) as URNs, the
-// form Atom uses for entry IDs.
+// Package uuid makes UUIDs (RFC 9562) as URNs, the form Atom uses for IDs:
+// time-ordered ones (version 7) for new events, name-based ones (version 5)
+// for documents whose ID must follow from their name.
 //
 // Version 7 rather than the random version 4: event IDs are the key of a
 // unique index in every store, and IDs made in time order land next to each
@@ -10,6 +11,7 @@ package uuid
 
 import (
 	"crypto/rand"
+	"crypto/sha1"
 	"encoding/hex"
 	"time"
 )
@@ -36,6 +38,26 @@ func newURN(now time.Time) string {
 	u[6] = 0x70 | byte(frac>>8)
 	u[7] = byte(frac)
 	u[8] = u[8]&0x3f | 0x80
+	return urn(u)
+}
+
+// NamespaceURL is the name space ID for URLs (RFC 9562 §6.6).
+var NamespaceURL = [16]byte{0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}
+
+// NameURN returns the version 5 (SHA-1, name-based) UUID of name in
+// namespace as a URN: the same name always gives the same UUID.
+func NameURN(namespace [16]byte, name string) string {
+	h := sha1.New()
+	h.Write(namespace[:])
+	h.Write([]byte(name))
+	var u [16]byte
+	copy(u[:], h.Sum(nil))
+	u[6] = u[6]&0x0f | 0x50
+	u[8] = u[8]&0x3f | 0x80
+	return urn(u)
+}
+
+func urn(u [16]byte) string {
 	var b [45]byte
 	copy(b[:], "urn:uuid:")
 	hex.Encode(b[9:17], u[0:4])

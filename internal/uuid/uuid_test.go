@@ -40,3 +40,12 @@ func TestTimeOrdered(t *testing.T) {
 		t.Errorf("timestamp of %v encodes as %q, want %q", base, got, want)
 	}
 }
+
+func TestNameURN(t *testing.T) {
+	// The version 5 UUID of "http://www.example.com/" in the URL name
+	// space, as other implementations (Python's uuid.uuid5) give it.
+	const want = "urn:uuid:fcde3c85-2270-590f-9e7c-ee003d65e0e2"
+	if got := NameURN(NamespaceURL, "http://www.example.com/"); got != want {
+		t.Errorf("NameURN(NamespaceURL, example) = %q, want %q", got, want)
+	}
+}
