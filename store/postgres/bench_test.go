@@ -36,12 +36,28 @@ const benchWriters = 16
 //
 // work is what the business transaction does after appending (sleeping
 // stands for calls and queries), while the row lock, in the second design,
-// is held.
+// is held. rate=max runs the writers flat out; rate=1000 paces them to
+// 1,000 transactions per second in all, to show the lag of a sequencer
+// that is not saturated.
 func BenchmarkWriters(b *testing.B) {
-	for _, work := range []time.Duration{0, 2 * time.Millisecond} {
-		b.Run(fmt.Sprintf("design=outbox/work=%v", work), func(b *testing.B) { benchOutbox(b, work, false) })
-		b.Run(fmt.Sprintf("design=outbox-wakeoncommit/work=%v", work), func(b *testing.B) { benchOutbox(b, work, true) })
-		b.Run(fmt.Sprintf("design=rowlock/work=%v", work), func(b *testing.B) { benchRowLock(b, work) })
+	type load struct {
+		work time.Duration
+		rate int // transactions per second in all; 0 is as fast as possible
+	}
+	for _, ld := range []load{{0, 0}, {2 * time.Millisecond, 0}, {0, 1000}} {
+		rate := "max"
+		if ld.rate > 0 {
+			rate = fmt.Sprint(ld.rate)
+		}
+		for _, design := range []string{"outbox", "outbox-wakeoncommit", "rowlock"} {
+			b.Run(fmt.Sprintf("design=%s/work=%v/rate=%s", design, ld.work, rate), func(b *testing.B) {
+				if design == "rowlock" {
+					benchRowLock(b, ld.work, ld.rate)
+				} else {
+					benchOutbox(b, ld.work, ld.rate, design == "outbox-wakeoncommit")
+				}
+			})
+		}
 	}
 }
 
@@ -54,14 +70,21 @@ func benchDSN(b *testing.B) string {
 var benchData = []byte(`{"order":"o-123456","amount":4200,"currency":"EUR","lines":3}`)
 
 // runWriters runs n transactions on benchWriters goroutines, each
-// transaction calling tx with its number, and returns the time each
-// commit returned and the elapsed time.
-func runWriters(b *testing.B, pool *pgxpool.Pool, n int, work time.Duration, body func(ctx context.Context, tx pgx.Tx, i int) error) ([]time.Time, time.Duration) {
+// transaction calling body with its number, then doing work, and returns
+// the time each commit returned and the elapsed time. A rate above zero
+// paces the transactions to that many per second in all.
+func runWriters(b *testing.B, pool *pgxpool.Pool, n int, work time.Duration, rate int, body func(ctx context.Context, tx pgx.Tx, i int) error) ([]time.Time, time.Duration) {
 	b.Helper()
 	committed := make([]time.Time, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, benchWriters)
+	var tokens <-chan time.Time
+	if rate > 0 {
+		t := time.NewTicker(time.Second / time.Duration(rate))
+		defer t.Stop()
+		tokens = t.C
+	}
 	start := time.Now()
 	for range benchWriters {
 		wg.Add(1)
@@ -72,6 +95,9 @@ func runWriters(b *testing.B, pool *pgxpool.Pool, n int, work time.Duration, bod
 				i := int(next.Add(1)) - 1
 				if i >= n {
 					return
+				}
+				if tokens != nil {
+					<-tokens
 				}
 				err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 					if err := body(ctx, tx, i); err != nil {
@@ -99,7 +125,7 @@ func runWriters(b *testing.B, pool *pgxpool.Pool, n int, work time.Duration, bod
 	return committed, elapsed
 }
 
-func benchOutbox(b *testing.B, work time.Duration, wake bool) {
+func benchOutbox(b *testing.B, work time.Duration, rate int, wake bool) {
 	schema := newSchema(b)
 	l, err := Open(context.Background(), benchDSN(b), Options{Schema: schema, WakeOnCommit: wake, Logger: testLogger(b)})
 	if err != nil {
@@ -136,7 +162,7 @@ func benchOutbox(b *testing.B, work time.Duration, wake bool) {
 	b.SetBytes(int64(len(benchData)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	committed, elapsed := runWriters(b, l.pool, n, work, func(ctx context.Context, tx pgx.Tx, i int) error {
+	committed, elapsed := runWriters(b, l.pool, n, work, rate, func(ctx context.Context, tx pgx.Tx, i int) error {
 		return l.AppendTx(ctx, tx, eventfeed.Event{Feed: "bench", ID: fmt.Sprintf("b%d", i), Type: "order.placed", Subject: "o-123456", Data: benchData})
 	})
 	if err := <-followed; err != nil {
@@ -153,7 +179,7 @@ func benchOutbox(b *testing.B, work time.Duration, wake bool) {
 	b.ReportMetric(float64(lags[n*99/100].Microseconds())/1000, "lag-p99-ms")
 }
 
-func benchRowLock(b *testing.B, work time.Duration) {
+func benchRowLock(b *testing.B, work time.Duration, rate int) {
 	schema := newSchema(b)
 	pool, err := pgxpool.New(context.Background(), benchDSN(b))
 	if err != nil {
@@ -173,7 +199,7 @@ INSERT INTO %[1]s.feeds VALUES ('bench', 0)`, s)); err != nil {
 	b.SetBytes(int64(len(benchData)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	_, elapsed := runWriters(b, pool, b.N, work, func(ctx context.Context, tx pgx.Tx, i int) error {
+	_, elapsed := runWriters(b, pool, b.N, work, rate, func(ctx context.Context, tx pgx.Tx, i int) error {
 		var seq int64
 		if err := tx.QueryRow(ctx, next, "bench").Scan(&seq); err != nil {
 			return err
