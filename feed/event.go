@@ -43,8 +43,10 @@ type EntryOptions struct {
 //     XML, because RFC 4287 §4.1.1.1 requires one then.
 //
 // It sets no links and no author: the publisher knows the URLs and who
-// speaks for the feed, and adds them. Entry.Event reverses it exactly
-// (with ContentType set to the media type when ev's was empty).
+// speaks for the feed, and adds them. Entry.Event reverses it exactly,
+// with ContentType set to the media type when ev's was empty, and to
+// application/octet-stream when ev's is not a media type (type/subtype),
+// which Atom could not carry.
 func EntryFromEvent(ev eventfeed.Event, opt EntryOptions) Entry {
 	scheme := opt.CategoryScheme
 	if scheme == "" {
@@ -56,6 +58,11 @@ func EntryFromEvent(ev eventfeed.Event, opt EntryOptions) Entry {
 	}
 	t := ev.Time.UTC()
 	typ := ev.MediaType()
+	if !isMediaType(typ) {
+		// Atom's type attribute must be a media type: carry data of any
+		// other "type" as bytes rather than make the page unwritable.
+		typ = "application/octet-stream"
+	}
 	body := ev.Data
 	summary := ""
 	switch kindOf(typ) {

@@ -37,6 +37,14 @@ func TestEntryFromEvent(t *testing.T) {
 		t.Errorf("Updated location: got %v, want UTC", e.Updated.Location())
 	}
 
+	// A content type Atom cannot carry becomes bytes, not an unwritable
+	// page.
+	ev.ContentType = "json"
+	e = feed.EntryFromEvent(ev, feed.EntryOptions{})
+	if e.Content.Type != "application/octet-stream" || !bytes.Equal(e.Content.Body, ev.Data) {
+		t.Errorf("content type %q: got content %+v, want application/octet-stream with the data", ev.ContentType, e.Content)
+	}
+
 	ev.Subject, ev.ContentType, ev.Data = "", "text/plain", []byte("hi")
 	e = feed.EntryFromEvent(ev, feed.EntryOptions{CategoryScheme: "urn:types"})
 	if e.Title != "order.placed" || e.Categories[0].Scheme != "urn:types" || e.Summary != "" || len(e.Links) != 0 || len(e.Authors) != 0 {
