@@ -34,6 +34,7 @@ var commands = map[string]command{
 	"append": {runAppend, "append one event to a feed"},
 	"seed":   {runSeed, "append synthetic events, for demos and benchmarks"},
 	"tail":   {runTail, "print every entry of a feed, oldest first"},
+	"bench":  {runBench, "end-to-end benchmark scenarios"},
 }
 
 func main() {

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/eventfeed/eventfeed/internal/bench"
+)
+
+// benchScenarios are the scenarios of "eventfeed bench": flags and the run.
+var benchScenarios = map[string]struct {
+	synopsis, summary string
+	flags             func(fs *flag.FlagSet) func(ctx context.Context, env *bench.Env) (bench.Result, error)
+}{
+	"catchup": {"[-events N] [-page-size P]", "a poller catches up with a feed of N events into an SQLite replica", catchupFlags},
+	"latency": {"[-n N] [-rate R] [-interval D]", "delay from append to replica commit, long polling vs interval polling", latencyFlags},
+	"serve":   {"[-duration D] [-connections C] [-nginx PATH]", "requests/s for a full page and a 304, beside nginx serving the same bytes", serveFlags},
+	"fanout":  {"[-consumers C]", "memory per idle long poll, and the time until one append wakes them all", fanoutFlags},
+	"append":  {"[-n N] [-connections C] [-batch B] [-postgres DSN]", "single-event POSTs/s over HTTP, single and batched appends/s in process", appendFlags},
+}
+
+// benchPublisher is the scenario name under which bench runs "serve" with
+// a CPU profile: the scenarios start their publisher that way when given
+// -cpuprofile, so that the profile shows the publisher's side too.
+const benchPublisher = "publisher"
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		benchUsage(stderr)
+		if len(args) == 0 {
+			return usagef("a scenario is required")
+		}
+		return flag.ErrHelp
+	}
+	name, args := args[0], args[1:]
+	if name == benchPublisher {
+		return runBenchPublisher(ctx, args, stdout, stderr)
+	}
+	sc, ok := benchScenarios[name]
+	if !ok {
+		benchUsage(stderr)
+		return usagef("unknown scenario %q", name)
+	}
+	fs := newFlagSet("bench "+name, sc.synopsis+" [-json] [-cpuprofile FILE]", stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of this process to `FILE`, and of each publisher child to FILE.publisher-N")
+	run := sc.flags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q", fs.Args())
+	}
+
+	dir, err := os.MkdirTemp("", "eventfeed-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var children atomic.Int64
+	env := &bench.Env{
+		Command: func(args ...string) *exec.Cmd {
+			if *profile != "" && len(args) > 0 && args[0] == "serve" {
+				file := fmt.Sprintf("%s.publisher-%d", *profile, children.Add(1))
+				fmt.Fprintf(stderr, "publisher CPU profile: %s\n", file)
+				args = append([]string{"bench", benchPublisher, "-cpuprofile", file}, args[1:]...)
+			}
+			return exec.Command(exe, args...)
+		},
+		Dir:   dir,
+		Log:   stderr,
+		Event: seedEvent,
+	}
+	if *profile != "" {
+		stop, err := startCPUProfile(*profile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	res, err := run(ctx, env)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return res.WriteTable(stdout)
+}
+
+func benchUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: eventfeed bench SCENARIO [flags] [-json] [-cpuprofile FILE]\n\nscenarios:")
+	names := make([]string, 0, len(benchScenarios))
+	for name := range benchScenarios {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", name, benchScenarios[name].summary)
+	}
+	fmt.Fprintln(w, "\nEach scenario starts what it needs on 127.0.0.1, prints its figures beside the\nproject's targets, and judges nothing. Run \"eventfeed bench SCENARIO -h\" for its flags.")
+}
+
+// runBenchPublisher runs "serve" with the remaining args under a CPU
+// profile: bench publisher -cpuprofile FILE [serve flags].
+func runBenchPublisher(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) < 2 || args[0] != "-cpuprofile" {
+		return usagef("usage: eventfeed bench %s -cpuprofile FILE [serve flags]", benchPublisher)
+	}
+	stop, err := startCPUProfile(args[1])
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return runServe(ctx, args[2:], stdout, stderr)
+}
+
+func startCPUProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+func catchupFlags(fs *flag.FlagSet) func(context.Context, *bench.Env) (bench.Result, error) {
+	events := fs.Int("events", bench.DefaultCatchupEvents, "events in the feed (seeding them is not measured)")
+	pageSize := fs.Int("page-size", 0, "page size to measure (default: each of "+intsString(bench.DefaultCatchupPageSizes)+")")
+	return func(ctx context.Context, env *bench.Env) (bench.Result, error) {
+		if *events <= 0 {
+			return nil, usagef("-events must be positive")
+		}
+		cfg := bench.CatchupConfig{Events: *events}
+		if *pageSize != 0 {
+			cfg.PageSizes = []int{*pageSize}
+		}
+		return bench.Catchup(ctx, env, cfg)
+	}
+}
+
+func latencyFlags(fs *flag.FlagSet) func(context.Context, *bench.Env) (bench.Result, error) {
+	n := fs.Int("n", bench.DefaultLatencyN, "appends in each mode")
+	rate := fs.Float64("rate", bench.DefaultLatencyRate, "appends per second")
+	interval := fs.Duration("interval", bench.DefaultLatencyInterval, "pause between polls in the interval mode")
+	return func(ctx context.Context, env *bench.Env) (bench.Result, error) {
+		if *n <= 0 || *rate <= 0 || *interval <= 0 {
+			return nil, usagef("-n, -rate and -interval must be positive")
+		}
+		return bench.Latency(ctx, env, bench.LatencyConfig{N: *n, Rate: *rate, Interval: *interval})
+	}
+}
+
+func serveFlags(fs *flag.FlagSet) func(context.Context, *bench.Env) (bench.Result, error) {
+	duration := fs.Duration("duration", bench.DefaultServeDuration, "length of each measurement")
+	conns := fs.Int("connections", bench.DefaultServeConnections, "keep-alive connections of the load generator")
+	nginx := fs.String("nginx", defaultNginx(), "nginx `binary` to compare with; empty skips it")
+	return func(ctx context.Context, env *bench.Env) (bench.Result, error) {
+		if *duration <= 0 || *conns <= 0 {
+			return nil, usagef("-duration and -connections must be positive")
+		}
+		env.Nginx = *nginx
+		return bench.Serve(ctx, env, bench.ServeConfig{Duration: *duration, Connections: *conns})
+	}
+}
+
+func fanoutFlags(fs *flag.FlagSet) func(context.Context, *bench.Env) (bench.Result, error) {
+	consumers := fs.Int("consumers", bench.DefaultFanoutConsumers, "idle long-polling consumers")
+	return func(ctx context.Context, env *bench.Env) (bench.Result, error) {
+		if *consumers <= 0 {
+			return nil, usagef("-consumers must be positive")
+		}
+		return bench.Fanout(ctx, env, bench.FanoutConfig{Consumers: *consumers})
+	}
+}
+
+func appendFlags(fs *flag.FlagSet) func(context.Context, *bench.Env) (bench.Result, error) {
+	n := fs.Int("n", bench.DefaultAppendN, "events appended by each measurement")
+	conns := fs.Int("connections", bench.DefaultAppendConnections, "concurrent POST connections, and goroutines appending single events")
+	batch := fs.Int("batch", bench.DefaultAppendBatch, "events per batched append")
+	pg := fs.String("postgres", "", "`DSN` of a PostgreSQL database to measure as well (a throwaway schema is made and dropped)")
+	return func(ctx context.Context, env *bench.Env) (bench.Result, error) {
+		if *n <= 0 || *conns <= 0 || *batch <= 0 {
+			return nil, usagef("-n, -connections and -batch must be positive")
+		}
+		return bench.Append(ctx, env, bench.AppendConfig{N: *n, Connections: *conns, Batch: *batch, Postgres: *pg})
+	}
+}
+
+// defaultNginx returns the nginx binary to compare with, if one is installed.
+func defaultNginx() string {
+	if p, err := exec.LookPath("nginx"); err == nil {
+		return p
+	}
+	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
+		return "/usr/sbin/nginx"
+	}
+	return ""
+}
+
+func intsString(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ", ")
+}

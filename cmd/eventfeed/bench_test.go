@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/eventfeed/eventfeed/internal/bench"
+	"github.com/eventfeed/eventfeed/internal/testenv"
+)
+
+// runBenchJSON runs "eventfeed bench args... -json" and decodes its output
+// into res. The scenarios start their children by re-executing
+// os.Executable(), this test binary, which asMainVar makes the command.
+func runBenchJSON(t *testing.T, res any, args ...string) {
+	t.Helper()
+	t.Setenv(asMainVar, "1")
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), append(append([]string{"bench"}, args...), "-json"), &stdout, &stderr); code != 0 {
+		t.Fatalf("eventfeed bench %s: exit status %d\n%s", strings.Join(args, " "), code, stderr.String())
+	}
+	dec := json.NewDecoder(&stdout)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(res); err != nil {
+		t.Fatalf("decode output: %v\n%s", err, stdout.String())
+	}
+	if dec.More() {
+		t.Errorf("output has more than one JSON value")
+	}
+}
+
+// checkMachine checks the description of the machine every result has.
+func checkMachine(t *testing.T, m bench.Machine) {
+	t.Helper()
+	if m.Cores <= 0 || !strings.HasPrefix(m.Go, "go") || m.OS == "" || m.Date.IsZero() {
+		t.Errorf("machine: got %+v, want cores, Go version, OS and date", m)
+	}
+}
+
+// checkPercentiles checks that p holds n ordered samples.
+func checkPercentiles(t *testing.T, what string, p bench.Percentiles, n int) {
+	t.Helper()
+	if p.N != n || p.P50 <= 0 || p.P50 > p.P90 || p.P90 > p.P99 || p.P99 > p.Max {
+		t.Errorf("%s: got %+v, want %d samples, 0 < p50 <= p90 <= p99 <= max", what, p, n)
+	}
+}
+
+func TestBenchCatchup(t *testing.T) {
+	var res bench.CatchupResult
+	runBenchJSON(t, &res, "catchup", "-events", "450", "-page-size", "100")
+	checkMachine(t, res.Machine)
+	if res.Scenario != "catchup" || res.Events != 450 || len(res.Runs) != 1 {
+		t.Fatalf("got scenario %q, %d events, %d runs; want catchup, 450, 1", res.Scenario, res.Events, len(res.Runs))
+	}
+	if res.Targets.EventsPerSecond != bench.TargetCatchupEventsPerSecond || res.Targets.FloorRatio != bench.TargetCatchupFloorRatio {
+		t.Errorf("targets: got %+v", res.Targets)
+	}
+	r := res.Runs[0]
+	if r.PageSize != 100 || r.Events != 450 || r.ReplicaSeq != 450 {
+		t.Errorf("got page size %d, %d events applied, replica at seq %d; want 100, 450, 450", r.PageSize, r.Events, r.ReplicaSeq)
+	}
+	// Five pages, and the subscription document at least once.
+	if r.Pages < 6 || r.Floor.Pages != 5 {
+		t.Errorf("got %d pages fetched, %d by the floor; want >= 6 and 5", r.Pages, r.Floor.Pages)
+	}
+	if r.Seconds <= 0 || r.EventsPerSecond <= 0 || r.PagesPerSecond <= 0 || r.Floor.Seconds <= 0 || r.Floor.EventsPerSecond <= 0 || r.FloorRatio <= 0 {
+		t.Errorf("rates: got %+v, want all positive", r)
+	}
+	// At least the entries' data crossed the wire, gzipped or not.
+	if r.WireRead < 450*50 || r.WireWritten <= 0 || r.Floor.WireRead < 450*50 {
+		t.Errorf("wire: got %d read, %d written, floor %d read", r.WireRead, r.WireWritten, r.Floor.WireRead)
+	}
+	if r.PublisherPeakRSS < 1<<20 || r.PollerPeakRSS < 1<<20 {
+		t.Errorf("peak RSS: got publisher %d, poller %d; want at least 1 MiB each", r.PublisherPeakRSS, r.PollerPeakRSS)
+	}
+}
+
+func TestBenchLatency(t *testing.T) {
+	var res bench.LatencyResult
+	runBenchJSON(t, &res, "latency", "-n", "20", "-rate", "200", "-interval", "200ms")
+	checkMachine(t, res.Machine)
+	if res.Scenario != "latency" || res.N != 20 || res.Rate != 200 || len(res.Modes) != 2 {
+		t.Fatalf("got %q, n %d, rate %g, %d modes; want latency, 20, 200, 2", res.Scenario, res.N, res.Rate, len(res.Modes))
+	}
+	for i, want := range []struct {
+		mode     string
+		interval float64
+	}{{"long-poll", 0}, {"interval", 0.2}} {
+		m := res.Modes[i]
+		if m.Mode != want.mode || m.Interval != want.interval || m.Delivered != 20 {
+			t.Errorf("mode %d: got %q, interval %g, %d delivered; want %q, %g, 20", i, m.Mode, m.Interval, m.Delivered, want.mode, want.interval)
+		}
+		checkPercentiles(t, m.Mode, m.Delay, 20)
+		if m.Polls == 0 {
+			t.Errorf("%s: no pages fetched", m.Mode)
+		}
+	}
+	if res.Targets.LongPollP99 != bench.TargetLatencyP99 {
+		t.Errorf("targets: got %+v", res.Targets)
+	}
+}
+
+func TestBenchServe(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		nginx func(t *testing.T) string
+	}{
+		{"alone", func(*testing.T) string { return "" }},
+		{"nginx", func(t *testing.T) string { return testenv.Command(t, "nginx") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nginx := tc.nginx(t)
+			var res bench.ServeResult
+			runBenchJSON(t, &res, "serve", "-duration", "200ms", "-connections", "2", "-nginx", nginx)
+			checkMachine(t, res.Machine)
+			if res.Scenario != "serve" || res.Connections != 2 || res.Nginx != nginx || len(res.Kinds) != 2 || res.PageBytes < 100*300 {
+				t.Fatalf("got %q, %d connections, nginx %q, %d kinds, page of %d B; want serve, 2, %q, 2, a page of 100 entries",
+					res.Scenario, res.Connections, res.Nginx, len(res.Kinds), res.PageBytes, nginx)
+			}
+			for i, kind := range []string{"full page", "304"} {
+				k := res.Kinds[i]
+				results := map[string]*bench.LoadResult{"eventfeed": &k.Eventfeed, "nginx": k.Nginx}
+				if nginx == "" {
+					if k.Nginx != nil || k.Ratio != 0 {
+						t.Errorf("%s: got nginx figures %+v, ratio %g without nginx", kind, k.Nginx, k.Ratio)
+					}
+					delete(results, "nginx")
+				} else if k.Nginx == nil || k.Ratio <= 0 {
+					t.Fatalf("%s: got nginx %+v, ratio %g; want figures", kind, k.Nginx, k.Ratio)
+				}
+				if k.Kind != kind {
+					t.Errorf("kind %d: got %q, want %q", i, k.Kind, kind)
+				}
+				for who, r := range results {
+					if r.Requests <= 0 || r.Errors != 0 || r.PerSecond <= 0 {
+						t.Errorf("%s, %s: got %d requests, %d errors (%s), %g/s", kind, who, r.Requests, r.Errors, r.FirstError, r.PerSecond)
+					}
+					checkPercentiles(t, kind+", "+who, r.Latency, int(r.Requests))
+				}
+			}
+		})
+	}
+}
+
+func TestBenchFanout(t *testing.T) {
+	var res bench.FanoutResult
+	runBenchJSON(t, &res, "fanout", "-consumers", "50")
+	checkMachine(t, res.Machine)
+	if res.Scenario != "fanout" || res.Consumers != 50 || res.Waiting != 50 || res.Early != 0 {
+		t.Fatalf("got %q, %d consumers, %d waiting, %d early; want fanout, 50, 50, 0", res.Scenario, res.Consumers, res.Waiting, res.Early)
+	}
+	if res.Woken != 50 || res.Failed != 0 {
+		t.Errorf("got %d woken, %d failed; want 50, 0", res.Woken, res.Failed)
+	}
+	checkPercentiles(t, "wake", res.Wake, 50)
+	if res.RSSBefore < 1<<20 || res.RSSWaiting < 1<<20 || res.ConnectSeconds <= 0 {
+		t.Errorf("got RSS %d before, %d waiting, connecting in %gs", res.RSSBefore, res.RSSWaiting, res.ConnectSeconds)
+	}
+}
+
+func TestBenchAppend(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		dsn    func(t *testing.T) string
+		stores []string
+	}{
+		{"sqlite", func(*testing.T) string { return "" }, []string{"sqlite"}},
+		{"postgres", func(t *testing.T) string { return testenv.PostgresDSN(t) }, []string{"sqlite", "postgres"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"append", "-n", "120", "-connections", "4", "-batch", "50"}
+			if dsn := tc.dsn(t); dsn != "" {
+				args = append(args, "-postgres", dsn)
+			}
+			var res bench.AppendResult
+			runBenchJSON(t, &res, args...)
+			checkMachine(t, res.Machine)
+			if res.Scenario != "append" || res.N != 120 || res.Connections != 4 || res.Batch != 50 || len(res.Runs) != 3*len(tc.stores) {
+				t.Fatalf("got %q, n %d, %d connections, batch %d, %d runs; want append, 120, 4, 50, %d",
+					res.Scenario, res.N, res.Connections, res.Batch, len(res.Runs), 3*len(tc.stores))
+			}
+			i := 0
+			for _, st := range tc.stores {
+				for _, mode := range []string{"POST", "single", "batch"} {
+					r := res.Runs[i]
+					i++
+					if r.Store != st || r.Mode != mode || r.Events != 120 || r.Errors != 0 || r.Stored != 120 || r.EventsPerSecond <= 0 {
+						t.Errorf("run %d: got %s %s, %d events, %d errors (%s), %d stored, %g/s; want %s %s, 120, 0, 120",
+							i, r.Store, r.Mode, r.Events, r.Errors, r.FirstError, r.Stored, r.EventsPerSecond, st, mode)
+					}
+					calls := 120
+					if mode == "batch" {
+						calls = 3
+					}
+					checkPercentiles(t, st+" "+mode, r.Latency, calls)
+				}
+			}
+		})
+	}
+}
+
+func TestBenchTable(t *testing.T) {
+	t.Setenv(asMainVar, "1")
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), []string{"bench", "append", "-n", "10", "-connections", "1", "-batch", "5"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit status %d\n%s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"append: 10 events per run", "events/s", "target events/s", ">= 5000", "sqlite", "POST", "batch"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestBenchUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"bench"}, 2},
+		{[]string{"bench", "-h"}, 0},
+		{[]string{"bench", "nonesuch"}, 2},
+		{[]string{"bench", "catchup", "-events", "0"}, 2},
+		{[]string{"bench", "catchup", "-nonesuch"}, 2},
+		{[]string{"bench", "catchup", "extra"}, 2},
+		{[]string{"bench", "serve", "-h"}, 0},
+		{[]string{"bench", "publisher"}, 2},
+	} {
+		var stdout, stderr bytes.Buffer
+		if got := run(t.Context(), tc.args, &stdout, &stderr); got != tc.want {
+			t.Errorf("%q: got exit status %d, want %d\n%s", tc.args, got, tc.want, stderr.String())
+		}
+	}
+}
