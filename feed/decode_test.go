@@ -103,17 +103,31 @@ func TestDecodeStreams(t *testing.T) {
 	doc := encode(t, testPage(1, 6, true))
 	cut := bytes.Index(doc, []byte("</entry>")) + len("</entry>")
 	pr, pw := io.Pipe()
-	first := make(chan string, 1)
+	first := make(chan struct{})
+	stop := make(chan struct{})
+	done := make(chan struct{})
 	go func() {
-		pw.Write(doc[:cut])
-		<-first // the first entry was handed out: send the rest
+		defer close(done)
+		if _, err := pw.Write(doc[:cut]); err != nil {
+			return
+		}
+		select {
+		case <-first: // the first entry was handed out: send the rest
+		case <-stop:
+			return
+		}
 		pw.Write(doc[cut:])
 		pw.Close()
+	}()
+	defer func() {
+		close(stop) // if decoding stopped early, the writer stops too
+		pr.Close()
+		<-done
 	}()
 	var ids []string
 	_, err := feed.Decode(pr, feed.DecodeOptions{}, func(e *feed.Entry) error {
 		if len(ids) == 0 {
-			first <- e.ID
+			close(first)
 		}
 		ids = append(ids, e.ID)
 		return nil
