@@ -444,3 +444,26 @@ func TestResolve(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeNamespaces reads a document that binds the namespaces
+// differently from Encode: what counts is the namespace, not the prefix.
+func TestDecodeNamespaces(t *testing.T) {
+	doc := `<a:feed xmlns:a="http://www.w3.org/2005/Atom" xmlns="urn:other">
+  <a:id>f</a:id><id>not atom</id>
+  <a:entry>
+    <a:id>e</a:id>
+    <seq xmlns="https://github.com/eventfeed/eventfeed/ns/1">12</seq>
+    <x:subject xmlns:x="https://github.com/eventfeed/eventfeed/ns/1">s</x:subject>
+    <a:title xmlns:a="urn:not-atom-here">ignored</a:title>
+    <title xmlns="http://www.w3.org/2005/Atom">kept</title>
+  </a:entry>
+</a:feed>`
+	f, err := feed.Decode(strings.NewReader(doc), feed.DecodeOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := f.Entries[0]
+	if f.ID != "f" || e.ID != "e" || e.Seq != 12 || e.Subject != "s" || e.Title != "kept" {
+		t.Errorf("got feed id %q, entry %+v; want f, e, seq 12, subject s, title kept", f.ID, e)
+	}
+}
