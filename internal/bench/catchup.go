@@ -160,8 +160,10 @@ func catchupRun(ctx context.Context, env *Env, events, pageSize int) (CatchupRun
 	}
 	defer replica.Close()
 	var w wire
+	client := w.client(4)
+	defer client.CloseIdleConnections()
 	source := "http://" + pub.addr + "/feeds/" + benchFeed
-	p, err := poller.New(source, replica, poller.Config{Client: w.client(4)})
+	p, err := poller.New(source, replica, poller.Config{Client: client})
 	if err != nil {
 		return run, err
 	}

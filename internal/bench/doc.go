@@ -41,8 +41,8 @@
 // /proc/self/clear_refs just before the measured work, after a GC that
 // returns freed memory to the system. Fanout reads the publisher's VmRSS
 // from /proc/PID/status before the consumers connect and once it has
-// settled with all of them waiting (it changes by less than 1% over a
-// quarter of a second). These figures need Linux.
+// settled with all of them waiting (it changed by less than 1% over two
+// quarters of a second in a row). These figures need Linux.
 //
 // # Load generation
 //

@@ -236,13 +236,15 @@ type fanoutAnswer struct {
 	err      error
 }
 
-// settle waits until the RSS of process pid changes by less than 1% (or
-// 256 KiB) over a quarter of a second, at most 30 s, and returns it.
+// settle waits until the RSS of process pid has changed by less than 1%
+// (or 256 KiB) over two quarters of a second in a row, at most 30 s, and
+// returns it.
 func settle(ctx context.Context, pid int) (int64, error) {
 	prev, _, err := procMemory(pid)
 	if err != nil {
 		return 0, err
 	}
+	stable := 0
 	for range 120 {
 		select {
 		case <-time.After(250 * time.Millisecond):
@@ -254,6 +256,11 @@ func settle(ctx context.Context, pid int) (int64, error) {
 			return 0, err
 		}
 		if d := max(rss-prev, prev-rss); d < max(prev/100, 256<<10) {
+			stable++
+		} else {
+			stable = 0
+		}
+		if stable == 2 {
 			return rss, nil
 		}
 		prev = rss
