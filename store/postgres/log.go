@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -53,6 +54,9 @@ type Options struct {
 	// return to a caller: lost connections, reconnections, a change of
 	// sequencer. Nil means slog.Default().
 	Logger *slog.Logger
+
+	// batchBytes replaces the batchBytes limit in tests; zero keeps it.
+	batchBytes int
 }
 
 // DefaultPollInterval is the PollInterval of Options that leave it zero.
@@ -73,8 +77,11 @@ const (
 	// roundTimeout bounds one sequencing round, so that a connection that
 	// stopped answering is given up.
 	roundTimeout = 15 * time.Second
-	// batchSize is the most outbox rows one sequencing transaction moves.
-	batchSize = 1000
+	// batchSize is the most outbox rows one sequencing transaction moves,
+	// and batchBytes about the most Data: a round takes rows while the
+	// Data of those before stays under it, so at least one.
+	batchSize  = 1000
+	batchBytes = 8 << 20
 	// minBackoff and maxBackoff bound the wait before reconnecting.
 	minBackoff = 50 * time.Millisecond
 	maxBackoff = 2 * time.Second
@@ -93,6 +100,7 @@ type Log struct {
 	pageSize int
 	poll     time.Duration
 	notify   bool // Options.WakeOnCommit
+	maxBytes int  // batchBytes, or what a test set
 	log      *slog.Logger
 	q        logSQL
 
@@ -168,6 +176,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opt Options) (*Log, error) {
 		pageSize: size,
 		poll:     poll,
 		notify:   opt.WakeOnCommit,
+		maxBytes: cmp.Or(opt.batchBytes, batchBytes),
 		log:      logger.With("store", "postgres", "schema", schema),
 		q:        newLogSQL(schema),
 		kick:     make(chan struct{}, 1),
@@ -242,7 +251,12 @@ SELECT ` + eventColumns + ` FROM %[1]s.events WHERE id = ANY($1)`),
 		claim: f(`SELECT o.pos, o.feed, o.id, o.type, o.subject, o.time, o.time_ns, o.time_given, o.content_type, o.data, o.page_size,
 	e.feed, e.seq, e.id, e.type, e.subject, e.time, e.time_ns, e.content_type, e.data,
 	f.epoch, f.page_size, f.head
-FROM (SELECT * FROM %[1]s.outbox WHERE tx >= $2 ORDER BY tx, pos LIMIT $1) o
+FROM (
+	SELECT * FROM (
+		SELECT *, sum(octet_length(data)) OVER (ORDER BY tx, pos) - octet_length(data) AS before
+		FROM (SELECT * FROM %[1]s.outbox WHERE tx >= $2 ORDER BY tx, pos LIMIT $1) l
+	) w WHERE before < $3
+) o
 LEFT JOIN %[1]s.events e ON e.id = o.id
 LEFT JOIN %[1]s.feeds f ON f.name = o.feed
 ORDER BY o.tx, o.pos`),

@@ -289,11 +289,22 @@ func follow(l *Log, feed string, target *atomic.Uint64) ([]string, error) {
 }
 
 // TestLongTransactions: an open transaction older than a run of full
-// batches (more events than one round moves) still gets its event in
-// when it commits, after them; and a long open transaction that wrote
-// nothing holds nothing up.
+// batches (more events, or more bytes, than one round moves) still gets
+// its event in when it commits, after them; and a long open transaction
+// that wrote nothing holds nothing up.
 func TestLongTransactions(t *testing.T) {
-	l := openLog(t, newSchema(t))
+	for _, size := range []int{10, 10 << 10} {
+		t.Run(fmt.Sprintf("data=%d", size), func(t *testing.T) { testLongTransactions(t, size) })
+	}
+}
+
+func testLongTransactions(t *testing.T, size int) {
+	const maxBytes = 64 << 10
+	l, err := Open(context.Background(), testDSN(t), Options{Schema: newSchema(t), Logger: testLogger(t), batchBytes: maxBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
 	pool := adminPool(t)
 	ctx := context.Background()
 
@@ -308,17 +319,22 @@ func TestLongTransactions(t *testing.T) {
 	old := begin(t, pool)
 	appendTx(t, l, old, testEvent("big", "old"))
 
-	const n = 2*batchSize + 500
+	n := 2*batchSize + 500
+	if size*n > 2*maxBytes {
+		n = 2*maxBytes/size + 1
+	}
 	var big []eventfeed.Event
 	for i := range n {
-		big = append(big, testEvent("big", fmt.Sprintf("e%04d", i)))
+		e := testEvent("big", fmt.Sprintf("e%04d", i))
+		e.Data = make([]byte, size)
+		big = append(big, e)
 	}
 	tx := begin(t, pool)
 	appendTx(t, l, tx, big...)
 	commit(t, tx)
-	waitHead(t, l, "big", n)
+	waitHead(t, l, "big", uint64(n))
 	commit(t, old)
-	waitHead(t, l, "big", n+1)
+	waitHead(t, l, "big", uint64(n+1))
 	ids := readIDs(t, l, "big")
 	for i, id := range ids[:n] {
 		if id != big[i].ID {

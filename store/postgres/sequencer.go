@@ -180,9 +180,9 @@ type claimed struct {
 	feed      *store.Feed      // the feed's state before the round; nil when new
 }
 
-// claim reads up to batchSize committed outbox rows from transaction
-// from on, in sequencing order, with the state of their feeds, and returns
-// where the next look starts.
+// claim reads up to batchSize committed outbox rows (and about batchBytes
+// of Data) from transaction from on, in sequencing order, with the state
+// of their feeds, and returns where the next look starts.
 func (l *Log) claim(ctx context.Context, conn *pgx.Conn, from uint64) ([]claimed, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
 	defer cancel()
@@ -203,13 +203,18 @@ func (l *Log) queueClaim(b *pgx.Batch, from uint64) func() ([]claimed, uint64, e
 		batch   []claimed
 	)
 	b.Queue(horizonSQL).QueryRow(func(row pgx.Row) error { return row.Scan(&horizon) })
-	b.Queue(l.q.claim, batchSize, from).Query(func(rows pgx.Rows) error {
+	b.Queue(l.q.claim, batchSize, from, l.maxBytes).Query(func(rows pgx.Rows) error {
 		var err error
 		batch, err = collectClaimed(rows)
 		return err
 	})
 	return func() ([]claimed, uint64, error) {
-		if len(batch) < batchSize {
+		size := 0
+		for _, c := range batch {
+			size += len(c.ev.Data)
+		}
+		if len(batch) < batchSize && size < l.maxBytes {
+			// Not cut short by either limit: it saw every committed row.
 			from = max(from, horizon)
 		}
 		return batch, from, nil
