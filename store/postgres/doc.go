@@ -80,7 +80,8 @@
 // a minute when its machine vanishes without closing the connection: the
 // server notices through TCP keepalives). A sequencing transaction runs on
 // the connection that holds the lock, so it dies with it: two instances
-// never sequence at once. [Log.Close] hands the lock over at once.
+// never sequence at once. [Log.Close] releases the lock at once, for
+// another instance to take within a second.
 //
 // Each instance answers [Log.Feed], [Log.Feeds] and [Log.Wait] from
 // memory: a listener connection receives the heads every sequencing
