@@ -223,7 +223,7 @@ func connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 // logSQL holds the Log's statements with the schema filled in.
 type logSQL struct {
 	insertOutbox, storedByID, pendingByID, claim, upsertFeeds, insertEvents,
-	insertRejected, deleteOutbox, deleteOutboxIDs, read, feedExists, heads string
+	insertRejected, deleteOutbox, read, feedExists, heads string
 }
 
 func newLogSQL(schema string) logSQL {
@@ -248,7 +248,7 @@ SELECT ` + eventColumns + ` FROM %[1]s.events WHERE id = ANY($1)`),
 		// The claim reads, for each outbox row from transaction $2 on,
 		// the event with the same ID already in the log (NULL when none)
 		// and the state of its feed (NULL when new).
-		claim: f(`SELECT o.pos, o.feed, o.id, o.type, o.subject, o.time, o.time_ns, o.time_given, o.content_type, o.data, o.page_size,
+		claim: f(`SELECT o.feed, o.id, o.type, o.subject, o.time, o.time_ns, o.time_given, o.content_type, o.data, o.page_size,
 	e.feed, e.seq, e.id, e.type, e.subject, e.time, e.time_ns, e.content_type, e.data,
 	f.epoch, f.page_size, f.head
 FROM (
@@ -267,10 +267,9 @@ ON CONFLICT (name) DO UPDATE SET head = excluded.head`),
 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::smallint[], $8::text[], $9::bytea[])`),
 		insertRejected: f(`INSERT INTO %[1]s.rejected (id, feed, type, subject, time, time_ns, content_type, data, reason)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::smallint[], $7::text[], $8::bytea[], $9::text[])`),
-		deleteOutbox:    f(`DELETE FROM %[1]s.outbox WHERE pos = ANY($1)`),
-		deleteOutboxIDs: f(`DELETE FROM %[1]s.outbox WHERE id = ANY($1)`),
-		read:            f(`SELECT ` + eventColumns + ` FROM %[1]s.events WHERE feed = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq`),
-		feedExists:      f(`SELECT EXISTS (SELECT 1 FROM %[1]s.feeds WHERE name = $1)`),
+		deleteOutbox: f(`DELETE FROM %[1]s.outbox WHERE id = ANY($1)`),
+		read:         f(`SELECT ` + eventColumns + ` FROM %[1]s.events WHERE feed = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq`),
+		feedExists:   f(`SELECT EXISTS (SELECT 1 FROM %[1]s.feeds WHERE name = $1)`),
 		heads: f(`SELECT f.name, f.epoch, f.page_size, f.head, e.time, e.time_ns
 FROM %[1]s.feeds f JOIN %[1]s.events e ON e.feed = f.name AND e.seq = f.head`),
 	}
@@ -441,14 +440,14 @@ func (l *Log) appendTx(ctx context.Context, tx pgx.Tx, p *pending) error {
 			mine = append(mine, id)
 		}
 		if len(mine) > 0 {
-			if _, err := tx.Exec(ctx, l.q.deleteOutboxIDs, mine); err != nil {
+			if _, err := tx.Exec(ctx, l.q.deleteOutbox, mine); err != nil {
 				return fmt.Errorf("postgres: append: undo after %w: %v", conflict, err)
 			}
 		}
 		return conflict
 	}
 	if len(duplicate) > 0 {
-		if _, err := tx.Exec(ctx, l.q.deleteOutboxIDs, duplicate); err != nil {
+		if _, err := tx.Exec(ctx, l.q.deleteOutbox, duplicate); err != nil {
 			return fmt.Errorf("postgres: append: drop repeated events: %w", err)
 		}
 	}

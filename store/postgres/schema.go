@@ -112,6 +112,11 @@ ON CONFLICT (component) DO UPDATE SET version = excluded.version, migrated = now
 // logSchema holds the Log's migrations, oldest first; never edit one that
 // was released, append a new one.
 //
+// The outbox is keyed by event ID (which makes a second transaction
+// appending the same ID wait for the first) and read in (tx, pos) order;
+// pos, the order of appends, has no index of its own, to spare every
+// business transaction an index insert.
+//
 // Times are kept as timestamptz (microseconds) plus the nanoseconds below
 // the microsecond in time_ns, so that an event reads back with the Time it
 // was stored with and an idempotent retry compares equal.
@@ -135,9 +140,9 @@ CREATE TABLE %[1]s.events (
 	PRIMARY KEY (feed, seq)
 );
 CREATE TABLE %[1]s.outbox (
-	pos bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	id text PRIMARY KEY,
 	tx xid8 NOT NULL DEFAULT pg_current_xact_id(),
-	id text NOT NULL UNIQUE,
+	pos bigint GENERATED ALWAYS AS IDENTITY,
 	feed text NOT NULL,
 	type text NOT NULL,
 	subject text NOT NULL,

@@ -172,7 +172,6 @@ const horizonSQL = `SELECT pg_snapshot_xmin(pg_current_snapshot())`
 
 // claimed is one outbox row read by a round.
 type claimed struct {
-	pos       int64
 	ev        eventfeed.Event
 	timeGiven bool // ev.Time was given, not filled in by AppendTx
 	pageSize  int
@@ -250,12 +249,12 @@ func (l *Log) move(ctx context.Context, conn *pgx.Conn, batch []claimed, from ui
 	var (
 		ev, rj  eventColumnsArrays
 		reasons []string
-		poss    = make([]int64, 0, len(batch))
+		ids     = make([]string, 0, len(batch))
 		feeds   = make(map[string]*store.Feed)
 		order   []string // feeds in the order first seen
 	)
 	for _, c := range batch {
-		poss = append(poss, c.pos)
+		ids = append(ids, c.ev.ID)
 		if s := c.stored; s != nil {
 			// A repeated ID that slipped past AppendTx (see AppendTx):
 			// dropped when it is the same event, kept aside otherwise.
@@ -317,7 +316,7 @@ func (l *Log) move(ctx context.Context, conn *pgx.Conn, batch []claimed, from ui
 	if len(reasons) > 0 {
 		b.Queue(l.q.insertRejected, rj.ids, rj.feeds, rj.types, rj.subjects, rj.times, rj.nss, rj.cts, rj.datas, reasons)
 	}
-	b.Queue(l.q.deleteOutbox, poss)
+	b.Queue(l.q.deleteOutbox, ids)
 	b.Queue(`COMMIT`).Exec(func(pgconn.CommandTag) error {
 		// Committed: the heads moved, whatever comes next.
 		for _, fd := range moved {
@@ -351,7 +350,7 @@ func scanClaimed(row pgx.Rows) (claimed, error) {
 		fSize             *int32
 		fHead             *int64
 	)
-	err := row.Scan(&c.pos, &c.ev.Feed, &c.ev.ID, &c.ev.Type, &c.ev.Subject, &t, &ns, &c.timeGiven, &c.ev.ContentType, &c.ev.Data, &c.pageSize,
+	err := row.Scan(&c.ev.Feed, &c.ev.ID, &c.ev.Type, &c.ev.Subject, &t, &ns, &c.timeGiven, &c.ev.ContentType, &c.ev.Data, &c.pageSize,
 		&sFeed, &sSeq, &sID, &sType, &sSubject, &sTime, &sNs, &sCT, &sData,
 		&fEpoch, &fSize, &fHead)
 	if err != nil {
