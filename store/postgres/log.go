@@ -123,13 +123,9 @@ var _ store.Log = (*Log)(nil)
 // creates or migrates the Log's tables, and starts the Log's listener and
 // sequencer. Close releases everything, the pool included.
 func Open(ctx context.Context, dsn string, opt Options) (*Log, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	pool, err := newPool(ctx, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: parse DSN: %w", err)
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: connect: %w", err)
+		return nil, err
 	}
 	l, err := New(ctx, pool, opt)
 	if err != nil {
@@ -138,6 +134,19 @@ func Open(ctx context.Context, dsn string, opt Options) (*Log, error) {
 	}
 	l.ownPool = true
 	return l, nil
+}
+
+// newPool makes the pool of Open and OpenReplica.
+func newPool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse DSN: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	return pool, nil
 }
 
 // New is Open on a pool the caller made and keeps: Close leaves the pool

@@ -77,13 +77,9 @@ type DeadLetter struct {
 // does, and creates or migrates the Replica's tables. Close releases
 // everything, the pool included.
 func OpenReplica(ctx context.Context, dsn string, opt ReplicaOptions) (*Replica, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	pool, err := newPool(ctx, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: parse DSN: %w", err)
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: connect: %w", err)
+		return nil, err
 	}
 	r, err := NewReplica(ctx, pool, opt)
 	if err != nil {
@@ -143,7 +139,7 @@ ON CONFLICT (source) DO UPDATE SET page = excluded.page, last_id = excluded.last
 		fence: f(`SELECT token FROM %[1]s.leases WHERE source = $1 FOR SHARE`),
 		park: f(`INSERT INTO %[1]s.dead_letters (source, feed, seq, id, type, subject, time, time_ns, content_type, data, reason)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
-		deadLetters: f(`SELECT source, ` + eventColumns + `, reason, parked FROM %[1]s.dead_letters WHERE source = $1 ORDER BY n`),
+		deadLetters: f(`SELECT ` + eventColumns + `, reason, parked FROM %[1]s.dead_letters WHERE source = $1 ORDER BY n`),
 		get:         f(`SELECT ` + eventColumns + ` FROM %[1]s.latest WHERE feed = $1 AND subject = $2`),
 		latest: f(`INSERT INTO %[1]s.latest (` + eventColumns + `)
 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::smallint[], $8::text[], $9::bytea[])
@@ -312,19 +308,10 @@ func (r *Replica) DeadLetters(ctx context.Context, source string) ([]DeadLetter,
 	defer rows.Close()
 	var out []DeadLetter
 	for rows.Next() {
-		var (
-			d   DeadLetter
-			seq int64
-			t   time.Time
-			ns  int16
-		)
-		e := &d.Event
-		if err := rows.Scan(&d.Source, &e.Feed, &seq, &e.ID, &e.Type, &e.Subject, &t, &ns, &e.ContentType, &e.Data, &d.Reason, &d.Parked); err != nil {
+		d := DeadLetter{Source: source}
+		var err error
+		if d.Event, err = scanEvent(rows, &d.Reason, &d.Parked); err != nil {
 			return nil, fmt.Errorf("postgres: dead letters of %s: %w", source, err)
-		}
-		e.Seq, e.Time = uint64(seq), joinTime(t, ns)
-		if len(e.Data) == 0 {
-			e.Data = nil
 		}
 		out = append(out, d)
 	}

@@ -47,15 +47,17 @@ type scanner interface {
 	Scan(dest ...any) error
 }
 
-// scanEvent reads the eventColumns of a row.
-func scanEvent(row scanner) (eventfeed.Event, error) {
+// scanEvent reads the eventColumns of a row, then the columns after them
+// into extra.
+func scanEvent(row scanner, extra ...any) (eventfeed.Event, error) {
 	var (
 		e   eventfeed.Event
 		seq int64
 		t   time.Time
 		ns  int16
 	)
-	if err := row.Scan(&e.Feed, &seq, &e.ID, &e.Type, &e.Subject, &t, &ns, &e.ContentType, &e.Data); err != nil {
+	dest := append([]any{&e.Feed, &seq, &e.ID, &e.Type, &e.Subject, &t, &ns, &e.ContentType, &e.Data}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return eventfeed.Event{}, err
 	}
 	e.Seq = uint64(seq)
