@@ -75,6 +75,12 @@
 // and the Poller goes on. Other replica errors are retried too, except
 // eventfeed.ErrClosed.
 //
+// A feed is created by its first event, and a publisher answers 404 for
+// it until then. On a first run (no checkpoint yet) Run takes a 404 of
+// the source URL for that, and looks again with the same backoff (at most
+// Config.MaxInterval apart), logging each miss; Sync, which catches up
+// once, returns the 404 as an *HTTPError.
+//
 // Errors that retrying cannot cure end Sync and Run: eventfeed.ErrCheckpointLost,
 // ErrCrossOrigin, ErrLinkLoop, ErrTooManyPages, ErrTooManyRedirects,
 // ErrNotAFeed, ErrInvalidEntry, feed.ErrTooLarge, a *feed.SyntaxError for

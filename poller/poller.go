@@ -420,9 +420,10 @@ func (p *Poller) Sync(ctx context.Context) error {
 	return err
 }
 
-// Run follows the feed until ctx ends: it catches up like Sync, then polls
-// the head of the feed (a long poll when the server supports it) and
-// applies new entries as they appear. It returns nil when ctx ends, and
+// Run follows the feed until ctx ends: it catches up like Sync (waiting for
+// a feed that does not exist yet), then polls the head of the feed (a long
+// poll when the server supports it) and applies new entries as they
+// appear. It returns nil when ctx ends, and
 // the error otherwise: only errors that retrying cannot cure end it (see
 // the package documentation), such as eventfeed.ErrCheckpointLost.
 func (p *Poller) Run(ctx context.Context) error {
@@ -445,6 +446,17 @@ func (p *Poller) run(ctx context.Context) error {
 		return err
 	}
 	head, err := p.catchUp(ctx, s, s.startURL(p))
+	for attempt := 0; err != nil && p.notYet(s, err); attempt++ {
+		// A feed is created by its first event: until then a publisher
+		// answers 404. A consumer may well start first, so Run waits
+		// for it (Sync, asked to catch up once, reports the 404).
+		d := min(p.backoff(attempt), p.cfg.MaxInterval)
+		p.noteError(err, "feed not found; it may have no events yet: looking again", "url", p.source.String(), "in", d)
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
+		head, err = p.catchUp(ctx, s, s.startURL(p))
+	}
 	if err != nil {
 		return err
 	}
@@ -480,6 +492,14 @@ func (p *Poller) run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// notYet reports whether err is a 404 of the source URL on a first run:
+// a feed that may not have its first event yet.
+func (p *Poller) notYet(s *session, err error) bool {
+	var he *HTTPError
+	return !s.resuming() && errors.As(err, &he) && he.Status == http.StatusNotFound &&
+		he.URL == p.source.String() && !errors.Is(err, eventfeed.ErrFeedReset)
 }
 
 // interval is the pause before the next poll after pg, when the server did

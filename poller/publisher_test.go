@@ -138,6 +138,36 @@ func TestPublisherLongPoll(t *testing.T) {
 	}
 }
 
+// TestPublisherFeedNotYet starts a consumer before the feed's first event:
+// Run waits for the feed to appear, while Sync reports the 404.
+func TestPublisherFeedNotYet(t *testing.T) {
+	e := newPubEnv(t, 5, publisher.Config{})
+	r := memory.NewReplica(nil)
+	p := newPoller(t, e.url("orders"), r, fastRetry())
+
+	var he *poller.HTTPError
+	if err := p.Sync(context.Background()); !errors.As(err, &he) || he.Status != http.StatusNotFound {
+		t.Fatalf("Sync of a feed without events = %v, want a 404 *HTTPError", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	waitFor(t, 5*time.Second, func() bool { return p.Stats().Errors >= 3 }) // Run has looked, and looked again
+	select {
+	case err := <-done:
+		t.Fatalf("Run ended while the feed did not exist: %v", err)
+	default:
+	}
+	e.add(t, "orders", 3)
+	waitFor(t, 5*time.Second, func() bool { return len(r.Applied()) == 3 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	sameIDs(t, ids(r.Applied()), e.logIDs(t, "orders"))
+
+}
+
 // TestPublisherReset resumes a checkpoint of a feed whose log was rebuilt
 // under a new epoch: the publisher's 404 says so.
 func TestPublisherReset(t *testing.T) {

@@ -148,41 +148,9 @@ func Open(ctx context.Context, path string, cfg Config) (*Service, error) {
 
 // Run follows the orders feed into the replica until ctx ends, and then
 // returns nil. It returns earlier only on an error that retrying cannot
-// cure, such as a feed that was reset (eventfeed.ErrFeedReset).
-//
-// The orders feed exists once the first order is placed: until then its
-// URL answers 404 Not Found, and Run looks again every FeedRetry.
-func (s *Service) Run(ctx context.Context) error {
-	for told := false; ; told = true {
-		err := s.poller.Run(ctx)
-		if !s.feedMissing(ctx, err) {
-			return err
-		}
-		if !told {
-			s.logger.InfoContext(ctx, "shipping: the orders feed does not exist yet; waiting for the first order", "url", s.source)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(FeedRetry):
-		}
-	}
-}
-
-// FeedRetry is how often Run looks for an orders feed that does not exist
-// yet.
-const FeedRetry = time.Second
-
-// feedMissing reports whether err says that the orders feed does not exist
-// (yet): a 404 for its URL, before anything was read from it.
-func (s *Service) feedMissing(ctx context.Context, err error) bool {
-	he, ok := errors.AsType[*poller.HTTPError](err)
-	if !ok || he.Status != http.StatusNotFound || he.URL != s.source {
-		return false
-	}
-	cp, cerr := s.replica.Checkpoint(ctx, s.source)
-	return cerr == nil && cp.IsZero()
-}
+// cure, such as a feed that was reset (eventfeed.ErrFeedReset). Until the
+// first order is placed the feed does not exist; Run waits for it.
+func (s *Service) Run(ctx context.Context) error { return s.poller.Run(ctx) }
 
 // Sync applies what the orders feed holds that the replica does not, and
 // returns once the replica has reached the feed's head: a one-off catch-up,
