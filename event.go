@@ -3,6 +3,8 @@ package eventfeed
 import (
 	"errors"
 	"fmt"
+	"mime"
+	"strings"
 	"time"
 )
 
@@ -80,9 +82,10 @@ const (
 )
 
 // Validate reports whether e can be stored: a valid feed name, an ID and a
-// Type, no field over its limit and no control characters in the text
-// fields (they could not be written as XML). Seq and Time are not checked:
-// the Log assigns the first and fills in the second. The error wraps
+// Type, no field over its limit, no control characters in the text fields
+// (they could not be written as XML), a ContentType of the form
+// type/subtype, and a Time (when set) that RFC 3339 can write. Seq is not
+// checked: the Log assigns it, and fills in a zero Time. The error wraps
 // ErrInvalidEvent or ErrInvalidFeedName.
 func (e *Event) Validate() error {
 	if err := ValidateFeedName(e.Feed); err != nil {
@@ -106,6 +109,14 @@ func (e *Event) Validate() error {
 		case !printable(f.v):
 			return fmt.Errorf("%w: %s %q has a control character or invalid UTF-8", ErrInvalidEvent, f.name, f.v)
 		}
+	}
+	if e.ContentType != "" {
+		if mt, _, err := mime.ParseMediaType(e.ContentType); err != nil || !strings.Contains(mt, "/") {
+			return fmt.Errorf("%w: ContentType %q is not a media type (type/subtype)", ErrInvalidEvent, e.ContentType)
+		}
+	}
+	if !e.Time.IsZero() && (e.Time.Year() < 1 || e.Time.Year() > 9999) {
+		return fmt.Errorf("%w: Time %v is outside the years 1 to 9999 that RFC 3339 can write", ErrInvalidEvent, e.Time)
 	}
 	return nil
 }
