@@ -37,7 +37,8 @@ type Options struct {
 	// committed event waits to be sequenced on a quiet system. While
 	// events keep coming it looks every millisecond or at once. Zero means
 	// DefaultPollInterval. An idle sequencer costs one indexed query per
-	// PollInterval; the instances that are not the sequencer cost nothing.
+	// PollInterval; the other instances only try to take over, once a
+	// second.
 	PollInterval time.Duration
 
 	// WakeOnCommit makes AppendTx also queue a NOTIFY in the caller's
