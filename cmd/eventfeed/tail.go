@@ -17,9 +17,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/poller"
 	"github.com/eventfeed/eventfeed/store"
+	"github.com/eventfeed/eventfeed/store/postgres"
 	"github.com/eventfeed/eventfeed/store/sqlite"
 )
 
@@ -41,8 +44,10 @@ import (
 // what a run has committed is never printed again, and nothing is ever
 // skipped.
 func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("tail", "[-db replica.db] [-follow] URL", stderr)
+	fs := newFlagSet("tail", "[-db replica.db | -postgres DSN] [-follow] URL", stderr)
 	db := fs.String("db", "", "SQLite `file` keeping the checkpoint, so that the next run prints only new entries (default: none, print everything)")
+	dsn := fs.String("postgres", "", "PostgreSQL `DSN` keeping the checkpoint instead of -db; one tail at a time follows a URL there")
+	schema := fs.String("schema", postgres.DefaultSchema, "PostgreSQL `schema` of the checkpoint, with -postgres")
 	follow := fs.Bool("follow", false, "keep printing new entries after catching up, until interrupted")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -56,12 +61,34 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer cancel(nil)
 	pr := &printer{out: stdout, fail: cancel}
 	var replica store.Replica = &printReplica{pr: pr}
-	if *db != "" {
-		r, err := sqlite.OpenReplica(ctx, *db, sqlite.ReplicaOptions{Projection: pr.project})
+	switch {
+	case *db != "" && *dsn != "":
+		return usagef("-db and -postgres exclude each other")
+	case *db != "":
+		r, err := sqlite.OpenReplica(ctx, *db, sqlite.ReplicaOptions{
+			Projection: func(_ context.Context, _ *sql.Tx, ev eventfeed.Event) error { return pr.project(ev) },
+		})
 		if err != nil {
 			return err
 		}
 		defer r.Close()
+		replica = &batchReplica{Replica: r, pr: pr}
+	case *dsn != "":
+		r, err := postgres.OpenReplica(ctx, *dsn, postgres.ReplicaOptions{
+			Schema:     *schema,
+			Projection: func(_ context.Context, _ pgx.Tx, ev eventfeed.Event) error { return pr.project(ev) },
+		})
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		// Two tails of one URL on one database would print the same
+		// entries: the second waits for the first.
+		lease, err := r.Lock(ctx, source)
+		if err != nil {
+			return err
+		}
+		defer lease.Release()
 		replica = &batchReplica{Replica: r, pr: pr}
 	}
 	p, err := poller.New(source, replica, poller.Config{
@@ -158,9 +185,9 @@ func (pr *printer) failed(err error) error {
 	return pr.err
 }
 
-// project is the SQLite replica's projection: it prints each event, and
-// flushes after the batch's last, inside the transaction, before commit.
-func (pr *printer) project(ctx context.Context, tx *sql.Tx, ev eventfeed.Event) error {
+// project is the replica's projection: it prints each event, and flushes
+// after the batch's last, inside the transaction, before commit.
+func (pr *printer) project(ev eventfeed.Event) error {
 	if err := pr.print(ev); err != nil {
 		return err
 	}
