@@ -24,7 +24,13 @@ type pubEnv struct {
 
 func newPubEnv(t testing.TB, pageSize int, cfg publisher.Config) *pubEnv {
 	t.Helper()
-	e := &pubEnv{log: memory.NewLog(memory.Options{PageSize: pageSize})}
+	return newPubEnvOver(t, memory.NewLog(memory.Options{PageSize: pageSize}), cfg)
+}
+
+// newPubEnvOver is newPubEnv with a publisher of its own over log.
+func newPubEnvOver(t testing.TB, log *memory.Log, cfg publisher.Config) *pubEnv {
+	t.Helper()
+	e := &pubEnv{log: log}
 	var err error
 	if e.h, err = publisher.New(e.log, cfg); err != nil {
 		t.Fatalf("publisher.New: %v", err)

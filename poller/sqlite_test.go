@@ -219,6 +219,42 @@ func BenchmarkCatchUp(b *testing.B) {
 	b.ReportMetric(float64(n*b.N)/elapsed.Seconds(), "events/s")
 }
 
+// BenchmarkCatchUpCold is BenchmarkCatchUp from a publisher that has
+// served none of the pages before: each is read from the log, rendered and
+// compressed on the way, as on the first catch-up of a new consumer.
+func BenchmarkCatchUpCold(b *testing.B) {
+	const n = 100_000
+	e := newPubEnv(b, 500, publisher.Config{})
+	benchLog(b, e, n)
+	dir := b.TempDir()
+	b.SetBytes(int64(n * len(benchData)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	var elapsed time.Duration
+	for i := range b.N {
+		b.StopTimer()
+		cold := newPubEnvOver(b, e.log, publisher.Config{})
+		r, err := sqlite.OpenReplica(context.Background(), filepath.Join(dir, fmt.Sprintf("r%d.db", i)), sqlite.ReplicaOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := newPoller(b, cold.url("orders"), r, poller.Config{})
+		b.StartTimer()
+		start := time.Now()
+		if err := p.Sync(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		elapsed += time.Since(start)
+		b.StopTimer()
+		if st := p.Stats(); st.Events != n {
+			b.Fatalf("applied %d events, want %d", st.Events, n)
+		}
+		r.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n*b.N)/elapsed.Seconds(), "events/s")
+}
+
 // notifyReplica reports each committed batch's last event ID.
 type notifyReplica struct {
 	store.Replica
