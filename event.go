@@ -55,6 +55,13 @@ var (
 	ErrClosed = errors.New("eventfeed: store closed")
 )
 
+// ProblemFeedReset is the type of the problem document (RFC 9457) with
+// which a publisher answers a URL of an epoch its feed no longer has: the
+// feed's log was wiped and rebuilt, and ErrFeedReset is its meaning on the
+// client's side. The document's "current" member is the feed's
+// subscription URL.
+const ProblemFeedReset = "https://github.com/eventfeed/eventfeed/ns/1/problems/feed-reset"
+
 // MaxFeedNameLen is the longest feed name accepted.
 const MaxFeedNameLen = 128
 

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/eventfeed/eventfeed"
 )
 
 // Errors a Poller returns for feeds it refuses to follow. They are final:
@@ -71,15 +73,8 @@ func (e *HTTPError) Error() string {
 
 // reset reports whether the problem says that the feed was reset: its
 // publisher's log was wiped and rebuilt under a new epoch. The wire
-// contract answers a page of another epoch with a 404 saying so.
-func (e *HTTPError) reset() bool {
-	for _, s := range []string{e.Problem.Type, e.Problem.Title, e.Problem.Detail} {
-		if strings.Contains(strings.ToLower(s), "reset") {
-			return true
-		}
-	}
-	return false
-}
+// contract answers a page of another epoch with a 404 of that type.
+func (e *HTTPError) reset() bool { return e.Problem.Type == eventfeed.ProblemFeedReset }
 
 // retryable wraps an error worth retrying: a network failure, a 5xx or 429,
 // a truncated body. after is the wait the server asked for (Retry-After),

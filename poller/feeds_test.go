@@ -475,10 +475,16 @@ func withContentType(h http.Handler, ct string) http.Handler {
 // problemHandler answers every request with status and an RFC 9457
 // problem whose detail is detail.
 func problemHandler(status int, detail string) http.Handler {
+	return typedProblemHandler(status, "", detail)
+}
+
+// typedProblemHandler answers every request with a problem document of
+// type typ ("" for none).
+func typedProblemHandler(status int, typ, detail string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(status)
-		json.NewEncoder(w).Encode(map[string]any{"title": http.StatusText(status), "status": status, "detail": detail})
+		json.NewEncoder(w).Encode(map[string]any{"type": typ, "title": http.StatusText(status), "status": status, "detail": detail})
 	})
 }
 

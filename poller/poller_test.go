@@ -411,10 +411,18 @@ func TestBadInput(t *testing.T) {
 		},
 		{
 			name:    "feed reset",
-			handler: problemHandler(http.StatusNotFound, `feed "f" was reset: epoch "x" is gone`),
+			handler: typedProblemHandler(http.StatusNotFound, eventfeed.ProblemFeedReset, `feed "f" was reset: epoch "x" is gone`),
 			cp:      store.Checkpoint{Page: "/f/x/pages/1", LastID: "urn:test:3", Seq: 3},
 			as: func(err error) bool {
 				return errors.Is(err, eventfeed.ErrCheckpointLost) && errors.Is(err, eventfeed.ErrFeedReset)
+			},
+		},
+		{
+			name:    "page gone, no reset said",
+			handler: problemHandler(http.StatusNotFound, `nothing was reset here`),
+			cp:      store.Checkpoint{Page: "/f/x/pages/1", LastID: "urn:test:3", Seq: 3},
+			as: func(err error) bool {
+				return errors.Is(err, eventfeed.ErrCheckpointLost) && !errors.Is(err, eventfeed.ErrFeedReset)
 			},
 		},
 		{

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+
+	"github.com/eventfeed/eventfeed"
 )
 
 // ProblemFeedReset is the type of the problem document (RFC 9457) that
@@ -11,7 +13,7 @@ import (
 // and rebuilt. Its "current" member is the feed's subscription URL,
 // relative to the request's URL unless Config.BaseURL is set. A client
 // holding a position from the old epoch must start over from there.
-const ProblemFeedReset = "https://github.com/eventfeed/eventfeed/ns/1/problems/feed-reset"
+const ProblemFeedReset = eventfeed.ProblemFeedReset
 
 // problemType is the media type of problem documents (RFC 9457).
 var problemType = []string{"application/problem+json"}
