@@ -371,6 +371,10 @@ func feedNameOf(u *url.URL) string {
 // FeedName returns the Feed given to the events applied.
 func (p *Poller) FeedName() string { return p.feedName }
 
+// Source returns the URL the Poller follows, as it names the source in the
+// replica's checkpoints (Checkpoint.Source).
+func (p *Poller) Source() string { return p.source.String() }
+
 // Stats returns a snapshot of the Poller's counters.
 func (p *Poller) Stats() Stats {
 	p.mu.Lock()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/poller"
+	"github.com/eventfeed/eventfeed/publisher"
 	"github.com/eventfeed/eventfeed/store"
 	"github.com/eventfeed/eventfeed/store/memory"
 )
@@ -682,6 +683,24 @@ func TestNew(t *testing.T) {
 	}
 	if _, err := poller.New("http://example.com/x", nil, poller.Config{}); err == nil {
 		t.Errorf("New with a nil replica succeeded")
+	}
+}
+
+// TestSource checks that Source names the checkpoint that Sync commits.
+func TestSource(t *testing.T) {
+	e := newPubEnv(t, 5, publisher.Config{})
+	e.add(t, "orders", 7)
+	r := memory.NewReplica(nil)
+	p := newPoller(t, e.url("orders")+"#the-orders", r, fastRetry())
+	if got, want := p.Source(), e.url("orders"); got != want {
+		t.Errorf("Source() = %q, want %q (the URL without its fragment)", got, want)
+	}
+	if err := p.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := r.Checkpoint(context.Background(), p.Source())
+	if err != nil || cp.Seq != 7 {
+		t.Errorf("Checkpoint(Source()) = %+v, %v; want the checkpoint at seq 7", cp, err)
 	}
 }
 

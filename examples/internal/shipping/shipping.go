@@ -137,7 +137,7 @@ func Open(ctx context.Context, path string, cfg Config) (*Service, error) {
 		replica.Close()
 		return nil, err
 	}
-	s := &Service{replica: replica, poller: p, source: u.String(), mux: http.NewServeMux(), logger: cfg.Logger}
+	s := &Service{replica: replica, poller: p, source: p.Source(), mux: http.NewServeMux(), logger: cfg.Logger}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
