@@ -90,7 +90,7 @@ func (h *Handler) serveAppend(w http.ResponseWriter, r *http.Request) {
 	// URL, which is the base a client resolves them against; with a
 	// BaseURL it is the very document served at Location, which
 	// Content-Location says (RFC 9110 §8.7).
-	rd, err := h.renderEntry(f, ev, subscriptionDoc)
+	rd, err := h.renderEntry(f, ev, subscriptionDoc, false) // sent once, in identity
 	if err != nil {
 		h.fail(w, r, err)
 		return

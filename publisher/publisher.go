@@ -146,7 +146,7 @@ type Handler struct {
 	feedsMu sync.RWMutex
 	feeds   map[string]*feedState
 
-	gzipPools [2]sync.Pool // by compression level
+	gzipPool sync.Pool // of *gzip.Writer
 
 	ctx    context.Context // canceled by Close: ends long polls
 	cancel context.CancelFunc

@@ -34,7 +34,7 @@ func (h *Handler) serveService(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, fmt.Errorf("publisher: render service document: %w", err))
 		return
 	}
-	rd := h.newRendition(buf.Bytes(), serviceType, "", time.Time{})
+	rd := h.newRendition(buf.Bytes(), serviceType, "", time.Time{}, true)
 	h.serve(w, r, rd, acceptsGzip(r.Header), h.headCC, varyEncoding, http.StatusOK)
 }
 
@@ -116,7 +116,7 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return nil, fmt.Errorf("publisher: read entry %d of %s: %w", seq, f.Name, err)
 			}
-			return h.renderEntry(f, events[0], entryDoc)
+			return h.renderEntry(f, events[0], entryDoc, true)
 		})
 	if err != nil {
 		h.fail(w, r, err)
