@@ -151,6 +151,13 @@ type Handler struct {
 	ctx    context.Context // canceled by Close: ends long polls
 	cancel context.CancelFunc
 
+	// Reading ahead (see readAhead): a slot in ahead per render in the
+	// background; aheadWG joins them on Close.
+	ahead     chan struct{}
+	aheadMu   sync.Mutex // orders aheadWG.Add after Close's Wait
+	aheadDone bool
+	aheadWG   sync.WaitGroup
+
 	stats counters
 }
 
@@ -236,6 +243,7 @@ func New(log store.Log, cfg Config) (*Handler, error) {
 	h.fingerprint = hex.EncodeToString(sum[:4])
 
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.ahead = make(chan struct{}, maxReadAhead)
 	h.routes()
 	return h, nil
 }
@@ -314,8 +322,15 @@ func (h *Handler) methodNotAllowed(allow []string) http.HandlerFunc {
 // does not stop the Handler from serving. http.Server.Shutdown waits for
 // active requests, long polls included: register Close with
 // srv.RegisterOnShutdown(h.Close) so that shutdown does not wait for them.
-// Close may be called more than once.
-func (h *Handler) Close() { h.cancel() }
+// Close may be called more than once. It also stops reading pages ahead,
+// and returns once the renders in the background have ended.
+func (h *Handler) Close() {
+	h.cancel()
+	h.aheadMu.Lock()
+	h.aheadDone = true
+	h.aheadMu.Unlock()
+	h.aheadWG.Wait()
+}
 
 // feedState is what the Handler keeps per feed: the documents at its
 // current head.

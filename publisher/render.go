@@ -35,6 +35,8 @@ type rendition struct {
 	// promoted is the page cache's generation when the rendition was last
 	// moved to the front of the LRU list (see (*Handler).cached).
 	promoted atomic.Uint64
+	// ahead says that the rendition was read ahead and not served yet.
+	ahead atomic.Bool
 }
 
 func (r *rendition) size() int64 { return int64(len(r.body[identity]) + len(r.body[gzipped])) }

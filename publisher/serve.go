@@ -85,15 +85,66 @@ func (h *Handler) servePageK(w http.ResponseWriter, r *http.Request, f store.Fee
 // serveFull serves full page k from the page cache.
 func (h *Handler) serveFull(w http.ResponseWriter, r *http.Request, f store.Feed, k uint64) {
 	fm := negotiateFormat(r.Header)
+	rendered := false
 	rd, err := h.cached(r.Context(), docKey{feed: f.Name, epoch: f.Epoch, n: k, format: fm},
 		func(ctx context.Context) (*rendition, error) {
+			rendered = true
 			return h.renderPage(ctx, f, k, pageDoc, fm, "")
 		})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	if rendered || rd.ahead.Load() && rd.ahead.CompareAndSwap(true, false) {
+		h.readAhead(f, k+1, fm)
+	}
 	h.serve(w, r, rd, acceptsGzip(r.Header), immutableCC, varyNegotiated, http.StatusOK)
+}
+
+// maxReadAhead is how many pages a Handler renders ahead at once.
+const maxReadAhead = 2
+
+// readAhead renders full page k of f into the page cache in the background,
+// unless it is cached, not full, or maxReadAhead renders are under way. It
+// is called when page k-1 was not in the cache, or was itself read ahead
+// and is now served for the first time: a consumer catching up reads the
+// pages in turn, and so finds the next one rendered while it decodes this
+// one, instead of waiting for the render after asking.
+func (h *Handler) readAhead(f store.Feed, k uint64, fm format) {
+	key := docKey{feed: f.Name, epoch: f.Epoch, n: k, format: fm}
+	if k > f.Head/uint64(f.PageSize) || h.cache.Contains(key) {
+		return
+	}
+	select {
+	case h.ahead <- struct{}{}:
+	default:
+		return
+	}
+	h.aheadMu.Lock()
+	if h.aheadDone {
+		h.aheadMu.Unlock()
+		<-h.ahead
+		return
+	}
+	h.aheadWG.Add(1)
+	h.aheadMu.Unlock()
+	go func() {
+		defer h.aheadWG.Done()
+		defer func() { <-h.ahead }()
+		rendered := false
+		rd, err := h.cached(h.ctx, key, func(ctx context.Context) (*rendition, error) {
+			rendered = true
+			return h.renderPage(ctx, f, k, pageDoc, fm, "")
+		})
+		switch {
+		case err != nil:
+			// A request for the page will render it again, and answer
+			// the error if it persists.
+			h.logger.Debug("publisher: reading ahead failed", "feed", f.Name, "page", k, "err", err)
+		case rendered:
+			rd.ahead.Store(true)
+		}
+	}()
 }
 
 // serveEntry answers GET /{feed}/{epoch}/entries/{seq}.
