@@ -53,7 +53,10 @@
 // They are rendered once, gzipped once, and kept in an LRU cache
 // (Config.PageCacheSize, Config.PageCacheBytes) with every header value
 // they need, so that serving one is a lookup and one Write; concurrent
-// misses of one document render it once.
+// misses of one document render it once. A consumer catching up reads the
+// pages in turn, so serving a page that was not cached renders the next
+// one in the background, and so on while the consumer keeps reading: it
+// finds each page ready instead of waiting for its render.
 //
 // The subscription document and the working page change with the head.
 // Their strong ETag is derived from the epoch, the head and the Config, and
