@@ -8,6 +8,9 @@
 //	mux.Handle("/feeds/", http.StripPrefix("/feeds", h))
 //	srv.RegisterOnShutdown(h.Close)
 //
+// (With Config.Prefix "/feeds", mux.Handle("/feeds/", h) does the same
+// without copying each request.)
+//
 // # URLs
 //
 // Paths are relative to where the Handler is mounted. A feed's page size

@@ -56,6 +56,14 @@ type Config struct {
 	// spoofed Host must not end up in them.
 	BaseURL string
 
+	// Prefix is the path the Handler is mounted at, such as "/feeds",
+	// for a Handler that is given requests with their full path:
+	// mux.Handle("/feeds/", h). It spares the copy of every request that
+	// http.StripPrefix makes (a long poll keeps it for its whole wait).
+	// Empty means that the Handler sees paths relative to its mount
+	// point, at the root of a server or behind http.StripPrefix.
+	Prefix string
+
 	// Title names the publisher: the workspace title of the service
 	// document, and with a feed's name ("Title: name") that feed's title.
 	// When empty, the workspace is "eventfeed" and a feed's title is its
@@ -175,6 +183,9 @@ func New(log store.Log, cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p := cfg.Prefix; p != "" && (p[0] != '/' || p[len(p)-1] == '/' || strings.ContainsAny(p, "{} \t?#")) {
+		return nil, fmt.Errorf("publisher: prefix %q is not a path like \"/feeds\" (a leading slash, no trailing one)", p)
+	}
 	h := &Handler{
 		log:       log,
 		cfg:       cfg,
@@ -286,18 +297,19 @@ var (
 
 func (h *Handler) routes() {
 	m := http.NewServeMux()
-	m.HandleFunc("GET /{$}", h.serveService)
-	m.HandleFunc("GET /{feed}", h.serveSubscription)
-	m.HandleFunc("POST /{feed}", h.serveAppend)
-	m.HandleFunc("GET /{feed}/{epoch}/pages/{k}", h.servePage)
-	m.HandleFunc("GET /{feed}/{epoch}/entries/{seq}", h.serveEntry)
+	p := h.cfg.Prefix
+	m.HandleFunc("GET "+p+"/{$}", h.serveService)
+	m.HandleFunc("GET "+p+"/{feed}", h.serveSubscription)
+	m.HandleFunc("POST "+p+"/{feed}", h.serveAppend)
+	m.HandleFunc("GET "+p+"/{feed}/{epoch}/pages/{k}", h.servePage)
+	m.HandleFunc("GET "+p+"/{feed}/{epoch}/entries/{seq}", h.serveEntry)
 	// Without a method, the patterns catch every other method, so that
 	// 405 is answered as a problem document (ServeMux's own is text).
 	get := h.methodNotAllowed(allowGet)
-	m.HandleFunc("/{$}", get)
-	m.HandleFunc("/{feed}/{epoch}/pages/{k}", get)
-	m.HandleFunc("/{feed}/{epoch}/entries/{seq}", get)
-	m.HandleFunc("/{feed}", h.methodNotAllowed(h.allowFeed))
+	m.HandleFunc(p+"/{$}", get)
+	m.HandleFunc(p+"/{feed}/{epoch}/pages/{k}", get)
+	m.HandleFunc(p+"/{feed}/{epoch}/entries/{seq}", get)
+	m.HandleFunc(p+"/{feed}", h.methodNotAllowed(h.allowFeed))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, http.StatusNotFound, "no such resource: see the service document at the root")
 	})

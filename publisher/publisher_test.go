@@ -272,6 +272,27 @@ func TestMountedAtRoot(t *testing.T) {
 	checkFeedLinks(t, e, "a", 3, false)
 }
 
+// TestPrefix checks a Handler given requests with their full path
+// (Config.Prefix) instead of paths stripped by http.StripPrefix.
+func TestPrefix(t *testing.T) {
+	e := newEnv(t, 3, publisher.Config{})
+	h, err := publisher.New(e.log, publisher.Config{Prefix: "/feeds"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	mux := http.NewServeMux()
+	mux.Handle("/feeds/", h)
+	e.mount(mux, "")
+	e.base = e.srv.URL + "/feeds/"
+	e.add("orders", 0, 7)
+	checkFeedLinks(t, e, "orders", 7, false)
+	if r := e.mustGet(e.url("")); !strings.Contains(string(r.body), `<collection href="orders">`) {
+		t.Errorf("service document under the prefix lacks the feed:\n%s", r.body)
+	}
+	checkProblem(t, "a path under the prefix that is no resource", e.get(e.url("orders/x")), http.StatusNotFound, "")
+}
+
 // TestEntryContent checks that an entry carries the event.
 func TestEntryContent(t *testing.T) {
 	e := newEnv(t, 10, publisher.Config{})
@@ -708,6 +729,11 @@ func TestNewRejects(t *testing.T) {
 		{BaseURL: "http://example.com/feeds/?x=1"},
 		{BaseURL: "http://example.com/feeds/#x"},
 		{BaseURL: "://x"},
+		{Prefix: "feeds"},
+		{Prefix: "/feeds/"},
+		{Prefix: "/"},
+		{Prefix: "/{feed}"},
+		{Prefix: "/a b"},
 	} {
 		if _, err := publisher.New(e.log, cfg); err == nil {
 			t.Errorf("New(%+v) succeeded, want an error", cfg)
@@ -715,6 +741,11 @@ func TestNewRejects(t *testing.T) {
 	}
 	if _, err := publisher.New(nil, publisher.Config{}); err == nil {
 		t.Errorf("New(nil) succeeded")
+	}
+	for _, prefix := range []string{"/feeds", "/api/v1/feeds"} {
+		if _, err := publisher.New(e.log, publisher.Config{Prefix: prefix}); err != nil {
+			t.Errorf("New with Prefix %q: %v", prefix, err)
+		}
 	}
 	for _, base := range []string{"/feeds", "/feeds/", "https://example.com", "https://example.com/a/feeds"} {
 		if _, err := publisher.New(e.log, publisher.Config{BaseURL: base}); err != nil {

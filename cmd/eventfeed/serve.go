@@ -65,6 +65,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg := publisher.Config{
+		Prefix:      "/feeds",
 		PageSize:    fixed,
 		CacheMaxAge: *maxAge,
 		MaxWait:     *maxWait,
@@ -80,7 +81,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer h.Close()
 
 	mux := http.NewServeMux()
-	mux.Handle("/feeds/", http.StripPrefix("/feeds", h))
+	mux.Handle("/feeds/", h)
 	mux.Handle("/feeds", http.RedirectHandler("/feeds/", http.StatusMovedPermanently))
 
 	var root http.Handler = mux
