@@ -11,10 +11,12 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/feed"
 )
 
@@ -183,14 +185,14 @@ func (p *Poller) fetchOnce(ctx context.Context, rawURL, etag string, wait time.D
 			return nil, fmt.Errorf("poller: GET %s: %w: Content-Length %d, limit %d", u.Redacted(), feed.ErrTooLarge, resp.ContentLength, limit)
 		}
 	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(resp.Body)
+		zr, err := p.gunzip(resp.Body)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			return nil, &retryable{err: fmt.Errorf("poller: GET %s: gzip: %w", u.Redacted(), err)}
 		}
-		defer zr.Close()
+		defer p.gzips.Put(zr)
 		body = zr
 	default:
 		return nil, fmt.Errorf("poller: GET %s: unsupported Content-Encoding %q", u.Redacted(), enc)
@@ -219,10 +221,25 @@ func (p *Poller) fetchOnce(ctx context.Context, rawURL, etag string, wait time.D
 	return pg, nil
 }
 
+// gunzip returns a gzip reader of r, one used before when there is one:
+// a new reader allocates its window and tables, larger than many pages.
+// The caller puts it back in p.gzips when done with it.
+func (p *Poller) gunzip(r io.Reader) (*gzip.Reader, error) {
+	zr, ok := p.gzips.Get().(*gzip.Reader)
+	if !ok {
+		return gzip.NewReader(r)
+	}
+	if err := zr.Reset(r); err != nil {
+		return nil, err
+	}
+	return zr, nil
+}
+
 // decode reads the feed document in r into pg, resolving its links against
 // base, the URL it came from.
 func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
 	n := 0
+	pg.events = make([]eventfeed.Event, 0, p.entries.Load())
 	f, err := feed.Decode(r, feed.DecodeOptions{MaxBytes: p.cfg.MaxBodyBytes}, func(e *feed.Entry) error {
 		n++
 		if e.ID == "" {
@@ -273,6 +290,12 @@ func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
 		abs := base.ResolveReference(ref)
 		abs.Fragment, abs.RawFragment = "", ""
 		*dst = abs.String()
+	}
+	p.entries.Store(int64(len(pg.events)))
+	if cap(pg.events) > 2*len(pg.events)+16 {
+		// Fewer entries than the last page had, such as a head page
+		// after full archives: do not keep the room for them.
+		pg.events = slices.Clone(pg.events)
 	}
 	pg.archive = f.Archive || pg.next != ""
 	pg.seq = order(pg.events)

@@ -166,3 +166,43 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("backoff(1000) = %v, want within the cap", got)
 	}
 }
+
+func TestRecentIDs(t *testing.T) {
+	tests := []struct {
+		name string
+		n    int
+		add  []string
+		in   []string // remembered after the adds
+		out  []string // forgotten or never added
+	}{
+		{"empty", 3, nil, nil, []string{"a"}},
+		{"below capacity", 3, []string{"a", "b"}, []string{"a", "b"}, []string{"c"}},
+		{"full", 3, []string{"a", "b", "c"}, []string{"a", "b", "c"}, []string{"d"}},
+		{"oldest forgotten", 3, []string{"a", "b", "c", "d", "e"}, []string{"c", "d", "e"}, []string{"a", "b"}},
+		{"wraps twice", 2, []string{"a", "b", "c", "d", "e"}, []string{"d", "e"}, []string{"a", "b", "c"}},
+		{"repeat keeps its place", 2, []string{"a", "b", "a", "c"}, []string{"b", "c"}, []string{"a"}},
+		{"size one", 1, []string{"a", "b"}, []string{"b"}, []string{"a"}},
+		{"size zero remembers one", 0, []string{"a", "b"}, []string{"b"}, []string{"a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRecentIDs(tt.n)
+			for _, id := range tt.add {
+				r.add(id)
+			}
+			for _, id := range tt.in {
+				if !r.contains(id) {
+					t.Errorf("contains(%q) = false, want true", id)
+				}
+			}
+			for _, id := range tt.out {
+				if r.contains(id) {
+					t.Errorf("contains(%q) = true, want false", id)
+				}
+			}
+			if got, want := len(r.set), len(tt.in); got != want {
+				t.Errorf("%d IDs remembered, want %d", got, want)
+			}
+		})
+	}
+}

@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
-
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/store"
 )
@@ -153,7 +151,11 @@ type Poller struct {
 
 	running atomic.Bool
 	cache   *pageCache
-	seen    *lru.Cache[string, struct{}]
+	seen    *recentIDs // IDs applied lately; the applying goroutine's own
+	gzips   sync.Pool  // *gzip.Reader, reset for each response
+	// entries is how many entries the last page decoded had: the capacity
+	// to decode the next one into, as pages of a feed are alike.
+	entries atomic.Int64
 
 	mu       sync.Mutex
 	stats    Stats
@@ -209,10 +211,7 @@ func New(source string, replica store.Replica, cfg Config) (*Poller, error) {
 	}
 	p.client, p.ownClient = p.newClient(cfg.Client)
 	p.cache = newPageCache(4 * cfg.MaxBodyBytes)
-	p.seen, err = lru.New[string, struct{}](cfg.RecentIDs)
-	if err != nil {
-		return nil, fmt.Errorf("poller: %w", err)
-	}
+	p.seen = newRecentIDs(cfg.RecentIDs)
 	return p, nil
 }
 

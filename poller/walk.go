@@ -401,7 +401,7 @@ func (p *Poller) gather(s *session, b *batch, pg *page, start bool) {
 			dups++
 			continue
 		}
-		if _, ok := b.ids[ev.ID]; ok || p.seen.Contains(ev.ID) {
+		if _, ok := b.ids[ev.ID]; ok || p.seen.contains(ev.ID) {
 			dups++
 			continue
 		}
@@ -509,7 +509,7 @@ func (p *Poller) checkpointAt(s *session, ev eventfeed.Event, pageURL string) st
 func (p *Poller) committed(s *session, cp store.Checkpoint, events []eventfeed.Event, parked int) {
 	s.cp = cp
 	for _, ev := range events {
-		p.seen.Add(ev.ID, struct{}{})
+		p.seen.add(ev.ID)
 		if len(p.failures) > 0 {
 			delete(p.failures, ev.ID)
 		}
