@@ -92,6 +92,7 @@ type server struct {
 func serve(t *testing.T, dir string, args ...string) *server {
 	t.Helper()
 	cmd := asMain(exec.Command(os.Args[0], append([]string{"serve", "-addr", "127.0.0.1:0"}, args...)...))
+	dieWithTest(cmd)
 	cmd.Dir = dir
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -183,6 +183,7 @@ http {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, nginx, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
+	dieWithTest(cmd)
 	// SIGTERM makes the master stop its workers before it exits; the
 	// workers would otherwise outlive a killed master.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
