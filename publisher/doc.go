@@ -42,7 +42,7 @@
 // request, so that a spoofed Host header cannot end up in a page that
 // caches keep forever. A page number or seq that does not exist (0,
 // "abc", "007", beyond the head) is 404; so is an unknown feed, and a URL
-// of another epoch, whose problem document has type ProblemFeedReset and
+// of another epoch, whose problem document has type eventfeed.ProblemFeedReset and
 // names the current subscription URL.
 //
 // Negotiation: for the subscription document and pages, Accept chooses

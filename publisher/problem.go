@@ -4,16 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-
-	"github.com/eventfeed/eventfeed"
 )
-
-// ProblemFeedReset is the type of the problem document (RFC 9457) that
-// answers a URL of an epoch a feed no longer has: the feed's log was wiped
-// and rebuilt. Its "current" member is the feed's subscription URL,
-// relative to the request's URL unless Config.BaseURL is set. A client
-// holding a position from the old epoch must start over from there.
-const ProblemFeedReset = eventfeed.ProblemFeedReset
 
 // problemType is the media type of problem documents (RFC 9457).
 var problemType = []string{"application/problem+json"}

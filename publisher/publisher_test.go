@@ -657,8 +657,8 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("405 without Allow")
 			}
 			if strings.Contains(tt.name, "other epoch") {
-				if p.Type != publisher.ProblemFeedReset || resolve(t, r.Request.URL.String(), p.Current) != e.url("orders") {
-					t.Errorf("reset problem type %q current %q, want %q and the subscription URL", p.Type, p.Current, publisher.ProblemFeedReset)
+				if p.Type != eventfeed.ProblemFeedReset || resolve(t, r.Request.URL.String(), p.Current) != e.url("orders") {
+					t.Errorf("reset problem type %q current %q, want %q and the subscription URL", p.Type, p.Current, eventfeed.ProblemFeedReset)
 				}
 			}
 			if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
@@ -690,8 +690,8 @@ func TestFeedReset(t *testing.T) {
 	e.log.epochSuffix.Store(&suffix)
 	for _, target := range []string{oldPage, oldEntry} {
 		p := checkProblem(t, "old epoch", e.get(target), 404, "was reset")
-		if p.Type != publisher.ProblemFeedReset {
-			t.Errorf("%s: problem type %q, want %q", target, p.Type, publisher.ProblemFeedReset)
+		if p.Type != eventfeed.ProblemFeedReset {
+			t.Errorf("%s: problem type %q, want %q", target, p.Type, eventfeed.ProblemFeedReset)
 		}
 	}
 	e.mustGet(e.pageURL("orders", 1))

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/feed"
 	"github.com/eventfeed/eventfeed/store"
 )
@@ -185,7 +186,7 @@ func (h *Handler) checkEpoch(w http.ResponseWriter, r *http.Request, f store.Fee
 	}
 	current := h.links(f, at).subscription(f.Name)
 	h.writeProblem(w, r, problem{
-		Type:    ProblemFeedReset,
+		Type:    eventfeed.ProblemFeedReset,
 		Title:   "Feed was reset",
 		Status:  http.StatusNotFound,
 		Detail:  fmt.Sprintf("feed %q was reset: epoch %q is gone; its current subscription document is %s", f.Name, epoch, current),
