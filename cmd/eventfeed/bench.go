@@ -6,10 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"runtime/pprof"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -106,12 +107,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 func benchUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: eventfeed bench SCENARIO [flags] [-json] [-cpuprofile FILE]\n\nscenarios:")
-	names := make([]string, 0, len(benchScenarios))
-	for name := range benchScenarios {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(benchScenarios)) {
 		fmt.Fprintf(w, "  %-8s %s\n", name, benchScenarios[name].summary)
 	}
 	fmt.Fprintln(w, "\nEach scenario starts what it needs on 127.0.0.1, prints its figures beside the\nproject's targets, and judges nothing. Run \"eventfeed bench SCENARIO -h\" for its flags.")
