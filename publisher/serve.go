@@ -132,18 +132,20 @@ func (h *Handler) readAhead(f store.Feed, k uint64, fm format) {
 	go func() {
 		defer h.aheadWG.Done()
 		defer func() { <-h.ahead }()
-		rendered := false
-		rd, err := h.cached(h.ctx, key, func(ctx context.Context) (*rendition, error) {
-			rendered = true
-			return h.renderPage(ctx, f, k, pageDoc, fm, "")
+		_, err := h.cached(h.ctx, key, func(ctx context.Context) (*rendition, error) {
+			rd, err := h.renderPage(ctx, f, k, pageDoc, fm, "")
+			if err == nil {
+				// Marked before the page is cached: a request that finds
+				// it there, or waits for this render, must see the mark
+				// to read the page after it ahead in turn.
+				rd.ahead.Store(true)
+			}
+			return rd, err
 		})
-		switch {
-		case err != nil:
+		if err != nil {
 			// A request for the page will render it again, and answer
 			// the error if it persists.
 			h.logger.Debug("publisher: reading ahead failed", "feed", f.Name, "page", k, "err", err)
-		case rendered:
-			rd.ahead.Store(true)
 		}
 	}()
 }
