@@ -298,6 +298,14 @@ func newFaulty(h http.Handler, rate float64, seed uint64, kinds ...fault) *fault
 	return &faulty{h: h, rate: rate, rnd: rand.New(rand.NewPCG(seed, seed)), kinds: kinds}
 }
 
+// injected returns how many faults of each kind were injected so far. The
+// server may still be answering requests while a test reads it.
+func (f *faulty) injected() [nFaults]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.counts
+}
+
 func (f *faulty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.down.Load() {
 		hijackClose(w, "")

@@ -277,7 +277,7 @@ func TestFaults(t *testing.T) {
 	if st.Errors == 0 || st.Retries == 0 {
 		t.Errorf("Stats() = %+v, want errors and retries counted", st)
 	}
-	t.Logf("faults injected: %v; stats: %d pages, %d errors, %d retries", fy.counts, st.Pages, st.Errors, st.Retries)
+	t.Logf("faults injected: %v; stats: %d pages, %d errors, %d retries", fy.injected(), st.Pages, st.Errors, st.Retries)
 }
 
 // TestRetryAfter checks that a 429's Retry-After is honoured.

@@ -211,5 +211,5 @@ func TestPublisherFaults(t *testing.T) {
 		t.Fatalf("Sync: %v", err)
 	}
 	sameIDs(t, ids(r.Applied()), e.logIDs(t, "orders"))
-	t.Logf("faults injected: %v", fy.counts)
+	t.Logf("faults injected: %v", fy.injected())
 }

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 // consumer process would, until it is done or killed.
 func crashChild() int {
 	ctx := context.Background()
-	r, err := openLogReplica(ctx, os.Getenv(crashDBVar))
+	r, err := openLogReplica(ctx, os.Getenv(crashDBVar), os.Stdout)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -54,7 +54,6 @@ func crashChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	fmt.Println("syncing") // tells the parent when to start the clock
 	if err := p.Sync(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -62,11 +61,20 @@ func crashChild() int {
 	return 0
 }
 
+// crashProgressEvery is how many events a crash child applies between two
+// progress lines.
+const crashProgressEvery = 10
+
 // openLogReplica opens a SQLite replica whose projection records every
-// event applied in the table applied, duplicates included.
-func openLogReplica(ctx context.Context, path string) (*sqlite.Replica, error) {
+// event applied in the table applied, duplicates included. When progress is
+// not nil, the projection writes a line to it every crashProgressEvery
+// seqs, inside the transaction, before the event is applied.
+func openLogReplica(ctx context.Context, path string, progress io.Writer) (*sqlite.Replica, error) {
 	r, err := sqlite.OpenReplica(ctx, path, sqlite.ReplicaOptions{
 		Projection: func(ctx context.Context, tx *sql.Tx, ev eventfeed.Event) error {
+			if progress != nil && ev.Seq%crashProgressEvery == 0 {
+				fmt.Fprintln(progress, "applying", ev.Seq)
+			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO applied (id, seq) VALUES (?, ?)`, ev.ID, int64(ev.Seq))
 			return err
 		},
@@ -96,10 +104,11 @@ func TestCrashSafety(t *testing.T) {
 	e.add(t, "orders", 1000)
 	db := filepath.Join(t.TempDir(), "replica.db")
 	rnd := rand.New(rand.NewPCG(1, 2))
-	const trials = 20
+	const trials, perTrial = 20, 300
 	killed := 0
+	total, seen := uint64(1000), uint64(0) // events in the log, highest seq seen applied
 	for trial := range trials {
-		e.add(t, "orders", 600)
+		e.add(t, "orders", perTrial)
 		cmd := exec.Command(exe, "-test.run=^$")
 		cmd.Env = append(os.Environ(), crashChildVar+"=1", crashSourceVar+"="+e.url("orders"), crashDBVar+"="+db)
 		var stderr strings.Builder
@@ -111,9 +120,21 @@ func TestCrashSafety(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Kill it at a random point of its catch-up, once it has begun.
-		bufio.NewReader(stdout).ReadString('\n')
-		time.Sleep(time.Duration(rnd.IntN(60_000)) * time.Microsecond)
+		// Kill it at a random point of its catch-up: after a random
+		// number of progress lines, which it writes while applying, and a
+		// random pause, so that the kill lands inside a transaction, at its
+		// commit or between two. Counting lines rather than time keeps the
+		// work each child does, and so the test's duration, the same on a
+		// busy machine as on an idle one.
+		total += perTrial
+		lines := bufio.NewScanner(stdout)
+		for n := rnd.IntN(int(total-seen)/crashProgressEvery + 1); n > 0 && lines.Scan(); n-- {
+			var seq uint64
+			if _, err := fmt.Sscanf(lines.Text(), "applying %d", &seq); err == nil && seq > seen {
+				seen = seq
+			}
+		}
+		time.Sleep(time.Duration(rnd.IntN(2_000)) * time.Microsecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		io.Copy(io.Discard, stdout)
 		err = cmd.Wait()
@@ -125,7 +146,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	// Finish in this process, then compare.
 	ctx := context.Background()
-	r, err := openLogReplica(ctx, db)
+	r, err := openLogReplica(ctx, db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
