@@ -117,6 +117,13 @@ type Config struct {
 	// DefaultChallenge when empty.
 	Challenge string
 
+	// Browse serves HTML views of the feeds for people to read in a web
+	// browser, under "~/" (see the package documentation), and links each
+	// Atom document to its view with rel="alternate" type="text/html".
+	// Like Title and BaseURL it shapes the archive pages, which caches
+	// keep forever: set it once for the life of a log.
+	Browse bool
+
 	// Logger receives a record for every failure the client cannot see
 	// (5xx answers, refused authorizations) at Error or Warn, and for every
 	// append and render at Debug. When nil nothing is logged: pass
@@ -250,6 +257,7 @@ func New(log store.Log, cfg Config) (*Handler, error) {
 	sum := sha256.Sum256([]byte(strings.Join([]string{
 		renderVersion, h.base, cfg.Title, author,
 		cfg.EntryOptions.CategoryScheme, strconv.FormatBool(cfg.EntryOptions.JSONBase64),
+		strconv.FormatBool(cfg.Browse),
 	}, "\x00")))
 	h.fingerprint = hex.EncodeToString(sum[:4])
 
@@ -310,6 +318,9 @@ func (h *Handler) routes() {
 	m.HandleFunc(p+"/{feed}/{epoch}/pages/{k}", get)
 	m.HandleFunc(p+"/{feed}/{epoch}/entries/{seq}", get)
 	m.HandleFunc(p+"/{feed}", h.methodNotAllowed(h.allowFeed))
+	if h.cfg.Browse {
+		h.browseRoutes(m)
+	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, http.StatusNotFound, "no such resource: see the service document at the root")
 	})

@@ -337,6 +337,9 @@ func (h *Handler) renderPage(ctx context.Context, f store.Feed, k uint64, at doc
 	if full && at == pageDoc {
 		doc.Links = append(doc.Links, feed.Link{Rel: feed.RelNextArchive, Href: l.page(k + 1)})
 	}
+	if h.cfg.Browse {
+		doc.Links = append(doc.Links, feed.Link{Rel: feed.RelAlternate, Type: "text/html", Href: h.htmlAlternate(f, at, at, k)})
+	}
 
 	var buf bytes.Buffer
 	var err error
@@ -361,6 +364,9 @@ func (h *Handler) renderEntry(f store.Feed, ev eventfeed.Event, at docAt, zip bo
 	e := feed.EntryFromEvent(ev, h.cfg.EntryOptions)
 	e.Authors = h.authors
 	e.Links = []feed.Link{{Rel: feed.RelSelf, Href: h.links(f, at).entry(ev.Seq)}}
+	if h.cfg.Browse {
+		e.Links = append(e.Links, feed.Link{Rel: feed.RelAlternate, Type: "text/html", Href: h.htmlAlternate(f, at, entryDoc, ev.Seq)})
+	}
 	var buf bytes.Buffer
 	if err := feed.EncodeEntry(&buf, &e); err != nil {
 		return nil, fmt.Errorf("publisher: render entry %d of %s: %w", ev.Seq, f.Name, err)

@@ -29,6 +29,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxAge := fs.Duration("max-age", 0, "Cache-Control max-age of the subscription document and working page")
 	maxWait := fs.Duration("max-wait", 0, "longest long poll granted to Prefer: wait (default: the publisher's)")
 	token := fs.String("append-token", "", "enable AtomPub POST for requests carrying \"Authorization: Bearer `TOKEN`\"")
+	browse := fs.Bool("browse", true, "serve HTML views of the feeds for web browsers at /feeds/~/")
 	verbose := fs.Bool("v", false, "log every request to stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -70,6 +71,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		CacheMaxAge: *maxAge,
 		MaxWait:     *maxWait,
 		Logger:      logger,
+		Browse:      *browse,
 	}
 	if *token != "" {
 		cfg.Authorize = bearer(*token)
