@@ -116,6 +116,20 @@
 // Config.MaxBodyBytes; 415 for a missing Content-Type or an Atom feed
 // document; 405 (Allow: GET, HEAD) when appending is not enabled.
 //
+// # Browsing
+//
+// With Config.Browse the Handler also serves HTML views of the feeds for
+// people, under "~/" (a segment no feed name can be), mirroring the feeds'
+// URLs: "~/" lists the feeds, "~/{feed}" shows the newest events and
+// follows appends through a long poll of the subscription document,
+// "~/{feed}/{epoch}/pages/{k}" page k newest first, and
+// "~/{feed}/{epoch}/entries/{seq}" one event. Every Atom document links to
+// its view with rel="alternate" type="text/html". Views of full pages and
+// of events are immutable and cached like archive pages; the others
+// revalidate. Event data is escaped and shown as text (JSON and XML
+// indented, binary as a hex dump), under a Content-Security-Policy that
+// allows the views' own script and style sheet and nothing else.
+//
 // # Limits
 //
 //   - Config.MaxWait (30 s): the longest a long poll waits.
