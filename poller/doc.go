@@ -73,7 +73,14 @@
 // the batch retried the same way, never skipped; with Config.DeadLetter,
 // an event that fails Config.MaxRetries times is parked (Replica.Park)
 // and the Poller goes on. Other replica errors are retried too, except
-// eventfeed.ErrClosed.
+// eventfeed.ErrClosed and store.ErrCheckpointMoved.
+//
+// One consumer per source and replica: the checkpoint's Version fences
+// every commit (see store.Checkpoint), so that when two Pollers, in one
+// process or two, follow the same source into the same replica, the one
+// whose checkpoint the other moved stops with an error wrapping
+// store.ErrCheckpointMoved instead of applying events a second time. A
+// new Sync or Run resumes from the checkpoint the other committed.
 //
 // A feed is created by its first event, and a publisher answers 404 for
 // it until then. On a first run (no checkpoint yet) Run takes a 404 of
@@ -82,6 +89,7 @@
 // once, returns the 404 as an *HTTPError.
 //
 // Errors that retrying cannot cure end Sync and Run: eventfeed.ErrCheckpointLost,
+// store.ErrCheckpointMoved,
 // ErrCrossOrigin, ErrLinkLoop, ErrTooManyPages, ErrTooManyRedirects,
 // ErrNotAFeed, ErrInvalidEntry, feed.ErrTooLarge, a *feed.SyntaxError for
 // a malformed document, and *HTTPError for a 4xx answer. Nothing of a bad

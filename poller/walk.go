@@ -432,7 +432,7 @@ func (p *Poller) commit(ctx context.Context, s *session, b *batch) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(err, eventfeed.ErrClosed) {
+		if errors.Is(err, eventfeed.ErrClosed) || errors.Is(err, store.ErrCheckpointMoved) {
 			return fmt.Errorf("poller: apply: %w", err)
 		}
 		p.noteError(err, "apply failed; retrying", "events", n)
@@ -479,7 +479,7 @@ func (p *Poller) park(ctx context.Context, s *session, events []eventfeed.Event,
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(err, eventfeed.ErrClosed) {
+		if errors.Is(err, eventfeed.ErrClosed) || errors.Is(err, store.ErrCheckpointMoved) {
 			return fmt.Errorf("poller: park: %w", err)
 		}
 		p.noteError(err, "park failed; retrying", "id", ev.ID)
@@ -501,12 +501,14 @@ func (p *Poller) checkpointAt(s *session, ev eventfeed.Event, pageURL string) st
 		LastID:  ev.ID,
 		Seq:     ev.Seq,
 		Epoch:   s.cp.Epoch,
+		Version: s.cp.Version,
 		Updated: time.Now(),
 	}
 }
 
 // committed records a successful Apply (parked 0) or Park (parked 1).
 func (p *Poller) committed(s *session, cp store.Checkpoint, events []eventfeed.Event, parked int) {
+	cp.Version++
 	s.cp = cp
 	for _, ev := range events {
 		p.seen.add(ev.ID)

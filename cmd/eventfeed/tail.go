@@ -235,6 +235,9 @@ func (r *printReplica) Checkpoint(ctx context.Context, source string) (store.Che
 func (r *printReplica) Apply(ctx context.Context, cp store.Checkpoint, events []eventfeed.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if cp.Version != r.cp.Version {
+		return store.ErrCheckpointMoved
+	}
 	for _, ev := range events {
 		if err := r.pr.print(ev); err != nil {
 			r.pr.buf.Reset()
@@ -245,13 +248,18 @@ func (r *printReplica) Apply(ctx context.Context, cp store.Checkpoint, events []
 		return err
 	}
 	r.cp = cp
+	r.cp.Version++
 	return nil
 }
 
 func (r *printReplica) Park(ctx context.Context, cp store.Checkpoint, ev eventfeed.Event, reason string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if cp.Version != r.cp.Version {
+		return store.ErrCheckpointMoved
+	}
 	r.cp = cp
+	r.cp.Version++
 	return nil
 }
 
