@@ -21,11 +21,15 @@
 // Within a page, entries are applied in ef:seq order when every entry
 // carries one (feeds of this project's publisher). Entries of other feeds
 // are applied in atom:updated order, entries with equal times in the
-// page's own direction, told from its entries whose times differ;
-// newest-first, the common convention, when it cannot be told. The same
-// atom:id is applied once, whether it repeats on a page or across pages:
-// by ef:seq where present, else by the checkpoint's last entry and a
-// memory of recently applied IDs (Config.RecentIDs). Feed and Type of the
+// page's own direction, told from its entries whose times differ, else
+// as learned from earlier pages (the checkpoint keeps it), else
+// newest-first, the common convention. The same atom:id is applied once,
+// whether it repeats on a page, across pages or across restarts: by
+// ef:seq where present; else the checkpoint keeps the IDs applied last
+// (Config.RecentIDs, and at least a page of them), committed with the
+// events, and what is new on a page is what they do not hold, not what
+// follows the last entry (entries with equal times may come in another
+// order on another read). Feed and Type of the
 // events applied come from Config.FeedName and the entry's first category
 // (see feed.Entry.Event).
 //

@@ -298,7 +298,9 @@ func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
 		pg.events = slices.Clone(pg.events)
 	}
 	pg.archive = f.Archive || pg.next != ""
-	pg.seq = order(pg.events)
+	if pg.seq = sortBySeq(pg.events); !pg.seq {
+		pg.dir = direction(pg.events)
+	}
 	if _, hi := pg.seqRange(); hi > 0 {
 		p.mu.Lock()
 		p.maxSeq = max(p.maxSeq, hi)

@@ -8,6 +8,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/store"
 )
 
 // page is one decoded feed document.
@@ -19,10 +20,13 @@ type page struct {
 	// archive reports an archive document: fh:archive, or a next-archive
 	// link (a page with a successor is full and never changes).
 	archive bool
-	// events are the page's entries in the order to apply them.
+	// events are the page's entries: in seq order when every entry
+	// carries ef:seq (seq), else in the document's order (see arrange).
 	events []eventfeed.Event
-	// seq reports that every entry carries ef:seq.
-	seq bool
+	seq    bool
+	// dir is the order of the entries in the document, as told by their
+	// times; OrderUnknown when they cannot tell (and for seq pages).
+	dir store.Order
 
 	etag        string
 	maxAge      time.Duration // Cache-Control max-age, 0 when absent
@@ -73,25 +77,27 @@ func (pg *page) seqRange() (lo, hi uint64) {
 	return pg.events[0].Seq, pg.events[len(pg.events)-1].Seq
 }
 
-// order sorts events into the order to apply them: by ef:seq when every
-// entry has one; otherwise by time, entries with equal times in the
-// document's own direction. The direction is told from the entries whose
-// times differ (a vote of neighbours); newest-first, the common
-// convention, when it cannot be told. It reports whether seqs were used.
-func order(events []eventfeed.Event) bool {
-	seq := len(events) > 0
+// sortBySeq sorts events by ef:seq when every entry has one, and reports
+// whether it did.
+func sortBySeq(events []eventfeed.Event) bool {
+	if len(events) == 0 {
+		return false
+	}
 	for i := range events {
 		if events[i].Seq == 0 {
-			seq = false
-			break
+			return false
 		}
 	}
-	if seq {
-		if !slices.IsSortedFunc(events, bySeq) {
-			slices.SortStableFunc(events, bySeq)
-		}
-		return true
+	if !slices.IsSortedFunc(events, bySeq) {
+		slices.SortStableFunc(events, bySeq)
 	}
+	return true
+}
+
+// direction tells the order of a document's entries from those whose
+// times differ (a vote of neighbours): OrderUnknown when it cannot be
+// told, such as when every entry has the same time.
+func direction(events []eventfeed.Event) store.Order {
 	vote := 0
 	for i := 1; i < len(events); i++ {
 		switch events[i-1].Time.Compare(events[i].Time) {
@@ -101,11 +107,26 @@ func order(events []eventfeed.Event) bool {
 			vote--
 		}
 	}
-	if vote <= 0 {
-		slices.Reverse(events)
+	switch {
+	case vote > 0:
+		return store.OrderOldestFirst
+	case vote < 0:
+		return store.OrderNewestFirst
 	}
-	slices.SortStableFunc(events, func(a, b eventfeed.Event) int { return a.Time.Compare(b.Time) })
-	return false
+	return store.OrderUnknown
+}
+
+// arrange returns the entries of a document without seqs in the order to
+// apply them: by time, entries with equal times in the document's
+// direction dir, newest-first (the common convention) when unknown. The
+// events given are not changed: they may belong to a cached page.
+func arrange(events []eventfeed.Event, dir store.Order) []eventfeed.Event {
+	out := slices.Clone(events)
+	if dir != store.OrderOldestFirst {
+		slices.Reverse(out)
+	}
+	slices.SortStableFunc(out, func(a, b eventfeed.Event) int { return a.Time.Compare(b.Time) })
+	return out
 }
 
 func bySeq(a, b eventfeed.Event) int {

@@ -31,7 +31,7 @@ const (
 	DefaultMaxRetries      = 5
 	DefaultBatchSize       = 500
 	DefaultPrefetch        = 2
-	DefaultRecentIDs       = 10_000
+	DefaultRecentIDs       = 1000
 )
 
 // maxRetryAfter caps the wait a server may ask for with Retry-After, so
@@ -92,9 +92,14 @@ type Config struct {
 	// being applied while catching up. Zero means DefaultPrefetch;
 	// negative fetches the next page only after the current one is applied.
 	Prefetch int
-	// RecentIDs is how many applied entry IDs are remembered to drop
-	// duplicates that feeds without ef:seq may carry. Zero means
-	// DefaultRecentIDs.
+	// RecentIDs is how many applied entry IDs of a feed without ef:seq
+	// the checkpoint keeps, committed with the events, to tell what was
+	// applied from what was not: an entry whose ID is kept is dropped as
+	// a duplicate. The checkpoint keeps at least the entries of the
+	// largest page applied since the Poller started, so that a page read
+	// again after a restart is always recognised. An entry that shows up
+	// again after more than that many others were applied is applied
+	// again. Zero means DefaultRecentIDs.
 	RecentIDs int
 	// FeedName is the Feed given to the events applied. Empty means one
 	// made from the source URL's last path segment (see New).

@@ -16,6 +16,13 @@ import (
 // session is what one Sync or Run knows while it runs.
 type session struct {
 	cp store.Checkpoint // the last checkpoint committed
+	// order is the order of the feed's entries within a page, as learned
+	// from the pages whose times tell it; kept in the checkpoint.
+	order store.Order
+	// window is how many applied IDs the checkpoint keeps for a feed
+	// without seqs: Config.RecentIDs, or more for pages that hold more
+	// entries, so that a page read again is always recognised.
+	window int
 	// pages counts the pages visited by the current catch-up, against
 	// Config.MaxPagesPerSync. The walk that runs at a time owns it.
 	pages int
@@ -29,7 +36,13 @@ func (p *Poller) begin(ctx context.Context) (*session, error) {
 		return nil, fmt.Errorf("poller: read checkpoint of %s: %w", src, err)
 	}
 	cp.Source = src
-	return &session{cp: cp}, nil
+	// What was applied lately is the checkpoint's, not this Poller's:
+	// another process, or this one before a restart, may have moved it.
+	p.seen = newRecentIDs(max(p.cfg.RecentIDs, len(cp.Recent)))
+	for _, id := range cp.Recent {
+		p.seen.add(id)
+	}
+	return &session{cp: cp, order: cp.Order, window: max(p.cfg.RecentIDs, len(cp.Recent))}, nil
 }
 
 // resuming reports whether the session has a position to resume from.
@@ -388,9 +401,25 @@ func (p *Poller) gather(s *session, b *batch, pg *page, start bool) {
 		lastID, lastSeq = b.events[n-1].ID, b.events[n-1].Seq
 	}
 	events := pg.events
+	if !pg.seq {
+		dir := pg.dir
+		switch {
+		case dir == store.OrderUnknown:
+			dir = s.order
+		case s.order != dir:
+			p.log.Debug("entry order learned", "page", pg.url, "order", dir)
+			s.order = dir
+		}
+		events = arrange(events, dir)
+		s.window = max(s.window, len(events))
+	}
 	bySeq := pg.seq && lastSeq > 0
-	if start && !bySeq {
-		if i := pg.index(lastID); i >= 0 {
+	// Without seqs, what is new is what was not applied: entries with
+	// equal times may be in another order on another read of the page.
+	// Only a checkpoint that keeps no IDs (written before it kept them)
+	// falls back to what follows its last entry.
+	if start && !bySeq && !p.seen.contains(lastID) {
+		if i := indexOf(events, lastID); i >= 0 {
 			events = events[i+1:]
 		}
 	}
@@ -423,7 +452,7 @@ func (p *Poller) commit(ctx context.Context, s *session, b *batch) error {
 	events, pages := b.events, b.pages
 	for attempt := 0; len(events) > 0; attempt++ {
 		n := len(events)
-		cp := p.checkpointAt(s, events[n-1], pages[n-1])
+		cp := p.checkpointAt(s, events, n-1, pages[n-1])
 		err := p.replica.Apply(ctx, cp, events)
 		if err == nil {
 			p.committed(s, cp, events, 0)
@@ -470,7 +499,7 @@ func (p *Poller) park(ctx context.Context, s *session, events []eventfeed.Event,
 		}
 	}
 	ev := events[i]
-	cp := p.checkpointAt(s, ev, pages[i])
+	cp := p.checkpointAt(s, events, i, pages[i])
 	for attempt := 0; ; attempt++ {
 		err := p.replica.Park(ctx, cp, ev, ae.Err.Error())
 		if err == nil {
@@ -493,23 +522,52 @@ func (p *Poller) park(ctx context.Context, s *session, events []eventfeed.Event,
 	return nil
 }
 
-// checkpointAt is the checkpoint after ev, found on the page at pageURL.
-func (p *Poller) checkpointAt(s *session, ev eventfeed.Event, pageURL string) store.Checkpoint {
-	return store.Checkpoint{
+// checkpointAt is the checkpoint after events[:i+1] are committed, the
+// last of them found on the page at pageURL. For a feed without seqs it
+// keeps the IDs applied last (the session's window of them).
+func (p *Poller) checkpointAt(s *session, events []eventfeed.Event, i int, pageURL string) store.Checkpoint {
+	ev := events[i]
+	cp := store.Checkpoint{
 		Source:  s.cp.Source,
 		Page:    pageURL,
 		LastID:  ev.ID,
 		Seq:     ev.Seq,
 		Epoch:   s.cp.Epoch,
+		Order:   s.order,
 		Version: s.cp.Version,
 		Updated: time.Now(),
 	}
+	if ev.Seq == 0 {
+		cp.Recent = p.recentAfter(s, events[:i+1])
+	}
+	return cp
+}
+
+// recentAfter returns the IDs the checkpoint keeps once events are
+// applied: the last s.window applied, oldest first.
+func (p *Poller) recentAfter(s *session, events []eventfeed.Event) []string {
+	ids := p.seen.ids()
+	for _, ev := range events {
+		if !p.seen.contains(ev.ID) {
+			ids = append(ids, ev.ID)
+		}
+	}
+	if len(ids) > s.window {
+		ids = ids[len(ids)-s.window:]
+	}
+	return ids
+}
+
+// indexOf returns the position of the event with id in events, or -1.
+func indexOf(events []eventfeed.Event, id string) int {
+	return slices.IndexFunc(events, func(ev eventfeed.Event) bool { return ev.ID == id })
 }
 
 // committed records a successful Apply (parked 0) or Park (parked 1).
 func (p *Poller) committed(s *session, cp store.Checkpoint, events []eventfeed.Event, parked int) {
 	cp.Version++
 	s.cp = cp
+	p.seen.grow(s.window)
 	for _, ev := range events {
 		p.seen.add(ev.ID)
 		if len(p.failures) > 0 {
