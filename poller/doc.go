@@ -18,6 +18,21 @@
 // next-archive links; an archive without one continues at its current
 // link (the subscription document).
 //
+// # Paged feeds
+//
+// A feed paged the RFC 5005 §3 way (first, last, previous and next links,
+// no archive links), such as an EventStoreDB stream, is read from its
+// last page (the oldest) by its previous links (towards newer entries),
+// and a resume that does not find its entry on its page walks the next
+// links back. Those links promise no order by themselves: the entries
+// must carry ef:seq or IDs that end in their number ({stream}/{number},
+// as EventStoreDB writes them; the event's Seq is that number + 1), and
+// the numbers check the direction taken and that no entries are missing
+// between pages. A paged feed without such numbers, or whose entries
+// leave their content out (EventStoreDB sends it with ?embed=body on the
+// stream's URL), is refused at once with ErrUnsupportedFeed. Long polls
+// also send EventStoreDB's ES-LongPoll header.
+//
 // Within a page, entries are applied in ef:seq order when every entry
 // carries one (feeds of this project's publisher). Entries of other feeds
 // are applied in atom:updated order, entries with equal times in the
@@ -95,7 +110,7 @@
 // Errors that retrying cannot cure end Sync and Run: eventfeed.ErrCheckpointLost,
 // store.ErrCheckpointMoved,
 // ErrCrossOrigin, ErrLinkLoop, ErrTooManyPages, ErrTooManyRedirects,
-// ErrNotAFeed, ErrInvalidEntry, feed.ErrTooLarge, a *feed.SyntaxError for
+// ErrNotAFeed, ErrInvalidEntry, ErrUnsupportedFeed, feed.ErrTooLarge, a *feed.SyntaxError for
 // a malformed document, and *HTTPError for a 4xx answer. Nothing of a bad
 // page is applied; what came before it stays applied and checkpointed.
 // Stats counts every error, retried or not, and the Logger records them.

@@ -136,7 +136,10 @@ func (p *Poller) fetchOnce(ctx context.Context, rawURL, etag string, wait time.D
 		req.Header.Set("If-None-Match", etag)
 	}
 	if long {
-		req.Header.Set("Prefer", "wait="+strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		n := strconv.Itoa(int((wait + time.Second - 1) / time.Second))
+		req.Header.Set("Prefer", "wait="+n)
+		// EventStoreDB holds a request by a header of its own.
+		req.Header.Set("ES-LongPoll", n)
 	}
 	start := time.Now()
 	resp, err := p.client.Do(req)
@@ -212,7 +215,7 @@ func (p *Poller) fetchOnce(ctx context.Context, rawURL, etag string, wait time.D
 			return nil, &retryable{err: fmt.Errorf("poller: GET %s: %w", u.Redacted(), err)}
 		case errors.Is(err, feed.ErrNotAtom):
 			return nil, fmt.Errorf("%w: %s: %w", ErrNotAFeed, u.Redacted(), err)
-		case errors.Is(err, ErrInvalidEntry):
+		case errors.Is(err, ErrInvalidEntry), errors.Is(err, ErrUnsupportedFeed):
 			return nil, err
 		}
 		return nil, fmt.Errorf("poller: GET %s: %w", u.Redacted(), err)
@@ -239,11 +242,15 @@ func (p *Poller) gunzip(r io.Reader) (*gzip.Reader, error) {
 // base, the URL it came from.
 func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
 	n := 0
+	noContent := "" // the ID of an entry without content, for paged feeds
 	pg.events = make([]eventfeed.Event, 0, p.entries.Load())
 	f, err := feed.Decode(r, feed.DecodeOptions{MaxBytes: p.cfg.MaxBodyBytes}, func(e *feed.Entry) error {
 		n++
 		if e.ID == "" {
 			return fmt.Errorf("%w: entry %d of %s has no atom:id", ErrInvalidEntry, n, pg.url)
+		}
+		if c := &e.Content; noContent == "" && c.Src == "" && c.Type == "" && len(c.Body) == 0 {
+			noContent = e.ID
 		}
 		ev, err := e.Event(p.feedName)
 		if err != nil {
@@ -277,6 +284,12 @@ func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
 			dst = &pg.prev
 		case feed.RelNextArchive:
 			dst = &pg.next
+		case feed.RelLast:
+			dst = &pg.last
+		case feed.RelPrevious, "prev":
+			dst = &pg.newer
+		case feed.RelNext:
+			dst = &pg.older
 		default:
 			continue
 		}
@@ -298,14 +311,50 @@ func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
 		pg.events = slices.Clone(pg.events)
 	}
 	pg.archive = f.Archive || pg.next != ""
-	if pg.seq = sortBySeq(pg.events); !pg.seq {
+	pg.paged = !pg.archive && pg.prev == "" && (pg.last != "" || pg.newer != "" || pg.older != "")
+	if pg.seq = sortBySeq(pg.events); !pg.seq && pg.paged && len(pg.events) > 0 {
+		if err := p.numberPaged(pg); err != nil {
+			return err
+		}
+	}
+	if !pg.seq {
 		pg.dir = direction(pg.events)
+	}
+	if pg.paged && noContent != "" {
+		return fmt.Errorf("%w: entry %s of %s carries no content: ask for it in the feed "+
+			"(EventStoreDB: follow the stream's URL with ?embed=body)", ErrUnsupportedFeed, noContent, pg.url)
 	}
 	if _, hi := pg.seqRange(); hi > 0 {
 		p.mu.Lock()
 		p.maxSeq = max(p.maxSeq, hi)
 		p.mu.Unlock()
 	}
+	return nil
+}
+
+// numberPaged orders the entries of pg, a page of a paged feed without
+// ef:seq, by the number that ends their IDs: EventStoreDB's entries are
+// {stream URL}/{event number}, and the paging links promise no order by
+// themselves. Entries become events with Seq number+1. A page whose
+// entries are not so numbered, or leave their content out, is refused.
+func (p *Poller) numberPaged(pg *page) error {
+	prefix := ""
+	for i := range pg.events {
+		ev := &pg.events[i]
+		j := strings.LastIndexByte(ev.ID, '/')
+		num := ev.ID[j+1:]
+		if i == 0 {
+			prefix = ev.ID[:j+1]
+		}
+		n, err := strconv.ParseUint(num, 10, 63)
+		if j < 0 || ev.ID[:j+1] != prefix || err != nil || strconv.FormatUint(n, 10) != num {
+			return fmt.Errorf("%w: %s is a paged feed (RFC 5005 §3: first, last, previous, next links), whose links promise no order, "+
+				"and its entries carry neither ef:seq nor numbered IDs ({stream}/{number}, as EventStoreDB writes them) "+
+				"to order them by: entry %s", ErrUnsupportedFeed, pg.url, ev.ID)
+		}
+		ev.Seq = n + 1
+	}
+	pg.seq = sortBySeq(pg.events)
 	return nil
 }
 

@@ -17,6 +17,15 @@ type page struct {
 	// Links of the document, resolved against the URL it came from (after
 	// redirects); "" when absent.
 	self, current, via, first, prev, next string
+	// last, newer and older are the RFC 5005 §3 paging links of a paged
+	// feed: last, previous (or prev) and next, read the way EventStoreDB
+	// writes them: last is the oldest page, previous leads to newer
+	// entries, next to older ones. The order of the entries (by seq)
+	// checks that reading.
+	last, newer, older string
+	// paged reports a paged feed (RFC 5005 §3): paging links and no
+	// archive links.
+	paged bool
 	// archive reports an archive document: fh:archive, or a next-archive
 	// link (a page with a successor is full and never changes).
 	archive bool
@@ -46,6 +55,28 @@ func (pg *page) stableURL(p *Poller) string {
 		}
 	}
 	return pg.url
+}
+
+// successor is the page to apply after pg: its next-archive, or for a
+// paged feed the page of newer entries, unless pg is empty (a paged
+// feed's pages past its head are empty until entries arrive).
+func (pg *page) successor() string {
+	if pg.paged {
+		if len(pg.events) == 0 {
+			return ""
+		}
+		return pg.newer
+	}
+	return pg.next
+}
+
+// predecessor is the page of older entries: prev-archive, or for a paged
+// feed its next link.
+func (pg *page) predecessor() string {
+	if pg.paged {
+		return pg.older
+	}
+	return pg.prev
 }
 
 // pollTarget is the URL to poll once pg, the head, has been applied: the

@@ -138,7 +138,12 @@ type walk struct {
 // returns the walk that applies what follows it.
 func (p *Poller) locate(ctx context.Context, s *session, h *page) (walk, error) {
 	if !s.resuming() {
-		if h.first != "" && h.first != h.url {
+		switch {
+		case h.paged && h.last != "" && h.last != h.url:
+			// A paged feed's oldest page is its last (its first is
+			// the newest, as EventStoreDB writes them).
+			return walk{urls: []string{h.last}}, nil
+		case !h.paged && h.first != "" && h.first != h.url:
 			return walk{urls: []string{h.first}}, nil
 		}
 		path, err := p.walkBack(ctx, s, h, nil)
@@ -170,10 +175,10 @@ var errOldest = errors.New("reached the oldest page")
 func (p *Poller) walkBack(ctx context.Context, s *session, h *page, found func(*page) (bool, error)) ([]string, error) {
 	visited := map[string]bool{h.url: true}
 	path := []string{h.url}
-	for cur := h; cur.prev != ""; {
-		u := cur.prev
+	for cur := h; cur.predecessor() != ""; {
+		u := cur.predecessor()
 		if visited[u] {
-			return nil, fmt.Errorf("%w: prev-archive of %s leads back to %s", ErrLinkLoop, cur.url, u)
+			return nil, fmt.Errorf("%w: the link to older entries of %s leads back to %s", ErrLinkLoop, cur.url, u)
 		}
 		visited[u] = true
 		if err := s.visit(p); err != nil {
@@ -226,8 +231,12 @@ func (p *Poller) holds(s *session, pg *page) (bool, error) {
 
 // lost returns an error wrapping eventfeed.ErrCheckpointLost.
 func (p *Poller) lost(s *session, format string, args ...any) error {
-	return fmt.Errorf("%w: entry %s (seq %d) of page %s: %s", eventfeed.ErrCheckpointLost,
-		s.cp.LastID, s.cp.Seq, s.cp.Page, fmt.Sprintf(format, args...))
+	at := ""
+	if s.cp.Seq > 0 {
+		at = fmt.Sprintf(" (seq %d)", s.cp.Seq)
+	}
+	return fmt.Errorf("%w: entry %s%s of page %s: %s", eventfeed.ErrCheckpointLost,
+		s.cp.LastID, at, s.cp.Page, fmt.Sprintf(format, args...))
 }
 
 // lostIfGone turns a 404 or 410 met while resuming into
@@ -281,7 +290,9 @@ func (p *Poller) forward(ctx context.Context, s *session, w walk) (*page, error)
 		if f.err != nil {
 			return f.err
 		}
-		p.gather(s, &b, f.pg, start)
+		if err := p.gather(s, &b, f.pg, start); err != nil {
+			return err
+		}
 		start = false
 		last = f.pg
 		return nil
@@ -365,8 +376,8 @@ func (p *Poller) produce(ctx context.Context, s *session, w walk, ch chan<- fetc
 		}
 		last = w.last
 	}
-	for last != nil && last.next != "" {
-		last = get(last.next)
+	for last != nil && last.successor() != "" {
+		last = get(last.successor())
 	}
 }
 
@@ -395,10 +406,22 @@ func (b *batch) reset() {
 
 // gather adds the events of pg that are new to b. start says that pg holds
 // the checkpoint's position, so only what follows it is new.
-func (p *Poller) gather(s *session, b *batch, pg *page, start bool) {
+func (p *Poller) gather(s *session, b *batch, pg *page, start bool) error {
 	lastID, lastSeq := s.cp.LastID, s.cp.Seq
 	if n := len(b.events); n > 0 {
 		lastID, lastSeq = b.events[n-1].ID, b.events[n-1].Seq
+	}
+	if pg.paged && pg.seq && len(pg.events) > 0 && lastSeq > 0 {
+		// The paging links of RFC 5005 §3 promise no direction: the
+		// entries' numbers check the one taken.
+		switch lo, hi := pg.seqRange(); {
+		case !start && hi <= lastSeq:
+			return fmt.Errorf("%w: %s, reached by the link to newer entries, holds seq %d to %d, not after those applied (to %d): "+
+				"the paging links do not lead the way this feed was read", ErrUnsupportedFeed, pg.url, lo, hi, lastSeq)
+		case lo > lastSeq+1:
+			return fmt.Errorf("%w: %s starts at seq %d, but the last one applied is %d: entries are missing between pages",
+				ErrUnsupportedFeed, pg.url, lo, lastSeq)
+		}
 	}
 	events := pg.events
 	if !pg.seq {
@@ -442,6 +465,7 @@ func (p *Poller) gather(s *session, b *batch, pg *page, start bool) {
 		p.count(func(st *Stats) { st.Duplicates += uint64(dups) })
 	}
 	p.log.Debug("page", "url", pg.url, "entries", len(pg.events), "new", added)
+	return nil
 }
 
 // commit applies b to the replica with the checkpoint after its last event,
