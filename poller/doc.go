@@ -124,5 +124,9 @@
 // Links and redirects must stay on the source's origin (scheme, host and
 // port) unless Config allows others. A walk that visits a URL twice is a
 // link loop. Only application/atom+xml, application/xml and text/xml
-// answers are read.
+// answers are read, and text/plain or application/octet-stream ones whose
+// body starts as an Atom feed (raw file hosts and object stores serve
+// feeds so). Documents in ISO-8859-1 or windows-1252 (by the charset
+// parameter, else the XML declaration) are decoded; other encodings than
+// UTF-8 are refused with ErrNotAFeed.
 package poller

@@ -1,6 +1,8 @@
 package poller
 
 import (
+	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -18,6 +20,8 @@ import (
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/feed"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/transform"
 )
 
 // accept is the Accept header of every request: Atom first, then the
@@ -177,7 +181,9 @@ func (p *Poller) fetchOnce(ctx context.Context, rawURL, etag string, wait time.D
 	default:
 		return nil, httpError(resp, u)
 	}
-	if err := checkContentType(resp.Header.Get("Content-Type")); err != nil {
+	ct := resp.Header.Get("Content-Type")
+	sniff, err := checkContentType(ct)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNotAFeed, u.Redacted(), err)
 	}
 	limit := p.cfg.MaxBodyBytes
@@ -201,7 +207,14 @@ func (p *Poller) fetchOnce(ctx context.Context, rawURL, etag string, wait time.D
 		return nil, fmt.Errorf("poller: GET %s: unsupported Content-Encoding %q", u.Redacted(), enc)
 	}
 	lr := &limitReader{r: body, n: limit}
-	if err := p.decode(pg, resp.Request.URL, lr); err != nil {
+	doc, err := prepare(lr, ct, sniff)
+	if err != nil {
+		if lr.err != nil {
+			return nil, &retryable{err: fmt.Errorf("poller: GET %s: reading body: %w", u.Redacted(), lr.err)}
+		}
+		return nil, fmt.Errorf("%w: %s: %w", ErrNotAFeed, u.Redacted(), err)
+	}
+	if err := p.decode(pg, resp.Request.URL, doc); err != nil {
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
@@ -359,20 +372,128 @@ func (p *Poller) numberPaged(pg *page) error {
 }
 
 // checkContentType accepts the media types feeds are served with, and a
-// missing one (the decoder then tells).
-func checkContentType(ct string) error {
+// missing one (the decoder then tells). It reports whether the body must
+// be sniffed: raw file hosts and object stores serve Atom as text/plain
+// or application/octet-stream.
+func checkContentType(ct string) (sniff bool, err error) {
 	if ct == "" {
-		return nil
+		return false, nil
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
-		return fmt.Errorf("bad Content-Type %q: %w", ct, err)
+		return false, fmt.Errorf("bad Content-Type %q: %w", ct, err)
 	}
 	switch mt {
 	case "application/atom+xml", "application/xml", "text/xml":
+		return false, nil
+	case "text/plain", "application/octet-stream":
+		return true, nil
+	}
+	return false, fmt.Errorf("Content-Type is %s", mt)
+}
+
+// sniffBytes is how much of a body prepare looks at.
+const sniffBytes = 1024
+
+// prepare returns the document in r as UTF-8: a body in ISO-8859-1 or
+// windows-1252 (by the Content-Type's charset, else the XML declaration's
+// encoding) is decoded, its declaration rewritten to say UTF-8. With
+// sniff, the body must start as an Atom feed does (an XML declaration,
+// comments, then a feed element), or it is refused.
+func prepare(r io.Reader, ct string, sniff bool) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, sniffBytes)
+	head, _ := br.Peek(sniffBytes) // a short body: the decoder tells
+	if sniff && !looksLikeFeed(head) {
+		mt, _, _ := mime.ParseMediaType(ct)
+		return nil, fmt.Errorf("Content-Type is %s and the body does not start as an Atom feed", mt)
+	}
+	_, params, _ := mime.ParseMediaType(ct)
+	declEnd := 0
+	enc := params["charset"]
+	if bytes.HasPrefix(head, []byte("<?xml")) {
+		if i := bytes.Index(head, []byte("?>")); i > 0 {
+			declEnd = i + 2
+			if enc == "" {
+				enc = string(xmlEncoding(head[:declEnd]))
+			}
+		}
+	}
+	var cm *charmap.Charmap
+	switch strings.ToLower(strings.TrimSpace(enc)) {
+	case "", "utf-8", "utf8", "us-ascii", "ascii":
+		return br, nil
+	case "iso-8859-1", "iso8859-1", "latin1", "l1", "iso_8859-1":
+		cm = charmap.ISO8859_1
+	case "windows-1252", "cp1252", "x-cp1252":
+		cm = charmap.Windows1252
+	default:
+		return nil, fmt.Errorf("encoding %q is not supported (UTF-8, ISO-8859-1, windows-1252)", enc)
+	}
+	decl := []byte(`<?xml version="1.0" encoding="UTF-8"?>`)
+	if declEnd > 0 {
+		if _, err := br.Discard(declEnd); err != nil {
+			return nil, err
+		}
+	}
+	return io.MultiReader(bytes.NewReader(decl), transform.NewReader(br, cm.NewDecoder())), nil
+}
+
+// xmlEncoding returns the encoding pseudo-attribute of an XML declaration.
+func xmlEncoding(decl []byte) []byte {
+	i := bytes.Index(decl, []byte("encoding"))
+	if i < 0 {
 		return nil
 	}
-	return fmt.Errorf("Content-Type is %s", mt)
+	rest := bytes.TrimLeft(decl[i+len("encoding"):], " \t\r\n")
+	rest, ok := bytes.CutPrefix(rest, []byte("="))
+	if !ok {
+		return nil
+	}
+	rest = bytes.TrimLeft(rest, " \t\r\n")
+	if len(rest) == 0 || rest[0] != '"' && rest[0] != '\'' {
+		return nil
+	}
+	q := rest[0]
+	end := bytes.IndexByte(rest[1:], q)
+	if end < 0 {
+		return nil
+	}
+	return rest[1 : 1+end]
+}
+
+// looksLikeFeed reports whether head starts as an Atom feed document: an
+// optional byte order mark, XML declaration, comments, processing
+// instructions and white space, then a feed element (with any prefix).
+func looksLikeFeed(head []byte) bool {
+	b := bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
+	for {
+		b = bytes.TrimLeft(b, " \t\r\n")
+		switch {
+		case bytes.HasPrefix(b, []byte("<?")):
+			i := bytes.Index(b, []byte("?>"))
+			if i < 0 {
+				return false
+			}
+			b = b[i+2:]
+		case bytes.HasPrefix(b, []byte("<!--")):
+			i := bytes.Index(b, []byte("-->"))
+			if i < 0 {
+				return false
+			}
+			b = b[i+3:]
+		case bytes.HasPrefix(b, []byte("<")):
+			name := b[1:]
+			if i := bytes.IndexAny(name, " \t\r\n/>"); i >= 0 {
+				name = name[:i]
+			}
+			if j := bytes.IndexByte(name, ':'); j >= 0 {
+				name = name[j+1:]
+			}
+			return string(name) == "feed"
+		default:
+			return false
+		}
+	}
 }
 
 // truncated reports a decode error that says the document ended early: a

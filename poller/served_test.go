@@ -1,0 +1,63 @@
+package poller_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/eventfeed/eventfeed/poller"
+	"github.com/eventfeed/eventfeed/store/memory"
+)
+
+// TestServedAs follows feeds served the ways raw file hosts and object
+// stores serve them, and in the single-byte encodings some feeds still
+// declare; HTML stays refused whatever its label.
+func TestServedAs(t *testing.T) {
+	atom := doc(false, nil, jsonEntry("b", 2), jsonEntry("a", 1))
+	// "café €" in ISO-8859-1 (no €: it has none) and in windows-1252.
+	latin1 := strings.Replace(doc(false, nil, xentry{id: "l", updated: at(1), typ: "t", ctype: "text/plain", body: "caf\xe9"}),
+		`encoding="utf-8"`, `encoding="ISO-8859-1"`, 1)
+	cp1252 := strings.Replace(doc(false, nil, xentry{id: "w", updated: at(1), typ: "t", ctype: "text/plain", body: "caf\xe9 \x80"}),
+		`<?xml version="1.0" encoding="utf-8"?>`, ``, 1)
+	html := "<!DOCTYPE html>\n<html><head><title>feed</title></head><body><feed></feed></body></html>"
+	for _, tt := range []struct {
+		name, ct, body string
+		want           []string // the entries' data, or nil for ErrNotAFeed
+	}{
+		{"text/plain", "text/plain; charset=utf-8", atom, []string{`{"id":"a"}`, `{"id":"b"}`}},
+		{"octet-stream", "application/octet-stream", "\xef\xbb\xbf" + strings.Replace(atom, "?>", "?>\n<!-- mirrored -->", 1), []string{`{"id":"a"}`, `{"id":"b"}`}},
+		{"ISO-8859-1 declared", "application/atom+xml", latin1, []string{"café"}},
+		{"windows-1252 by charset", "application/atom+xml; charset=windows-1252", cp1252, []string{"café €"}},
+		{"HTML as text/plain", "text/plain", html, nil},
+		{"Atom as text/html", "text/html", atom, nil},
+		{"Shift_JIS", "application/atom+xml; charset=Shift_JIS", atom, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tt.ct)
+				w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			r := memory.NewReplica(nil)
+			err := syncCtx(t, newPoller(t, srv.URL+"/f", r, fastRetry()))
+			if tt.want == nil {
+				if !errors.Is(err, poller.ErrNotAFeed) {
+					t.Fatalf("Sync = %v, want poller.ErrNotAFeed", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Sync: %v", err)
+			}
+			var got []string
+			for _, ev := range r.Applied() {
+				got = append(got, string(ev.Data))
+			}
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+				t.Errorf("data = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
