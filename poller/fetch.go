@@ -252,12 +252,12 @@ func (p *Poller) gunzip(r io.Reader) (*gzip.Reader, error) {
 }
 
 // decode reads the feed document in r into pg, resolving its links against
-// base, the URL it came from.
+// base, the URL it came from, and the xml:base attributes in scope.
 func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
 	n := 0
 	noContent := "" // the ID of an entry without content, for paged feeds
 	pg.events = make([]eventfeed.Event, 0, p.entries.Load())
-	f, err := feed.Decode(r, feed.DecodeOptions{MaxBytes: p.cfg.MaxBodyBytes}, func(e *feed.Entry) error {
+	f, err := feed.Decode(r, feed.DecodeOptions{MaxBytes: p.cfg.MaxBodyBytes, Base: base}, func(e *feed.Entry) error {
 		n++
 		if e.ID == "" {
 			return fmt.Errorf("%w: entry %d of %s has no atom:id", ErrInvalidEntry, n, pg.url)

@@ -61,3 +61,26 @@ func TestServedAs(t *testing.T) {
 		})
 	}
 }
+
+// TestXMLBaseLinks follows an archive chain whose links are relative to
+// the feed's xml:base, not to the document's URL: the URL they would name
+// without it serves another document, which must not be read.
+func TestXMLBaseLinks(t *testing.T) {
+	withBase := func(d string) string {
+		return strings.Replace(d, "<feed ", `<feed xml:base="archive/" `, 1)
+	}
+	s := newSite(map[string]string{
+		"/feeds/f":             withBase(doc(false, []string{"prev-archive", "2.xml"}, jsonEntry("c", 3))),
+		"/feeds/archive/2.xml": doc(true, []string{"prev-archive", "1.xml", "next-archive", "../f"}, jsonEntry("b", 2)),
+		"/feeds/archive/1.xml": doc(true, []string{"next-archive", "2.xml"}, jsonEntry("a", 1)),
+		// What the links name when xml:base is ignored.
+		"/feeds/2.xml": doc(true, []string{"next-archive", "/feeds/f"}, jsonEntry("wrong", 1)),
+	})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	r := memory.NewReplica(nil)
+	if err := syncCtx(t, newPoller(t, srv.URL+"/feeds/f", r, fastRetry())); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	sameIDs(t, ids(r.Applied()), []string{"a", "b", "c"})
+}
