@@ -88,7 +88,8 @@
 // connection, a short Content-Length, a broken gzip stream, a document
 // that ends early) are retried with capped exponential backoff and jitter
 // (Config.Backoff), waiting at least what Retry-After asks, until the
-// context ends. A replica whose projection fails (*store.ApplyError) has
+// context ends or, with Config.MaxRetryTime, until they have gone on that
+// long (ErrGaveUp). A replica whose projection fails (*store.ApplyError) has
 // the batch retried the same way, never skipped; with Config.DeadLetter,
 // an event that fails Config.MaxRetries times is parked (Replica.Park)
 // and the Poller goes on. Other replica errors are retried too, except
@@ -113,7 +114,9 @@
 // ErrNotAFeed, ErrInvalidEntry, ErrUnsupportedFeed, feed.ErrTooLarge, a *feed.SyntaxError for
 // a malformed document, and *HTTPError for a 4xx answer. Nothing of a bad
 // page is applied; what came before it stays applied and checkpointed.
-// Stats counts every error, retried or not, and the Logger records them.
+// Stats counts every error, retried or not, and the Logger records those
+// retried (the error that ends Sync or Run is returned, and logged at
+// debug level only).
 //
 // # Limits
 //

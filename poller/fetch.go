@@ -70,6 +70,7 @@ func (p *Poller) fetchPage(ctx context.Context, rawURL string) (*page, error) {
 // until ctx ends. etag and wait make it a conditional request and a long
 // poll.
 func (p *Poller) fetchRetry(ctx context.Context, rawURL, etag string, wait time.Duration) (*page, error) {
+	var first time.Time // of the failures in a row
 	for attempt := 0; ; attempt++ {
 		pg, err := p.fetchOnce(ctx, rawURL, etag, wait)
 		if err == nil {
@@ -89,12 +90,28 @@ func (p *Poller) fetchRetry(ctx context.Context, rawURL, etag string, wait time.
 		if r.after > d {
 			d = min(r.after, max(maxRetryAfter, p.cfg.Backoff.Max))
 		}
+		if first.IsZero() {
+			first = time.Now()
+		}
+		if err := p.giveUp(first, d, attempt, r.err); err != nil {
+			return nil, err
+		}
 		p.noteError(r.err, "fetch failed; retrying", "url", rawURL, "in", d)
 		p.count(func(s *Stats) { s.Retries++ })
 		if err := sleep(ctx, d); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// giveUp returns the error that ends retries when waiting d more after
+// failures since first would pass Config.MaxRetryTime, else nil. err is
+// the last failure, attempt the number of retries so far.
+func (p *Poller) giveUp(first time.Time, d time.Duration, attempt int, err error) error {
+	if p.cfg.MaxRetryTime <= 0 || time.Since(first)+d <= p.cfg.MaxRetryTime {
+		return nil
+	}
+	return fmt.Errorf("%w after %d attempts in %v: %w", ErrGaveUp, attempt+1, time.Since(first).Round(time.Millisecond), err)
 }
 
 // backoff returns the wait before retry n (0-based): Min·2ⁿ capped at Max,

@@ -77,6 +77,12 @@ type Config struct {
 	AllowCrossOrigin bool
 	// Backoff spaces retries after failures.
 	Backoff Backoff
+	// MaxRetryTime bounds how long a request, or an Apply, is retried:
+	// once its failures have gone on that long, Sync and Run return the
+	// last one, wrapped in ErrGaveUp. Zero means no bound: retry until the
+	// context ends (what a service following a feed wants; a one-off
+	// catch-up may want to give up on an unreachable host instead).
+	MaxRetryTime time.Duration
 	// DeadLetter parks an event that the replica's projection failed on
 	// MaxRetries times (Replica.Park) and goes on with the next. When
 	// false, the batch is retried with backoff until it applies.
@@ -396,6 +402,18 @@ func (p *Poller) count(f func(*Stats)) {
 	p.mu.Unlock()
 }
 
+// noteFinal counts err, which ends a Sync or Run and is returned to the
+// caller, who reports it: it is logged at debug level only, so that it is
+// not reported twice.
+func (p *Poller) noteFinal(err error, msg string) {
+	p.mu.Lock()
+	p.stats.Errors++
+	p.stats.LastError = err
+	p.stats.LastErrorAt = time.Now()
+	p.mu.Unlock()
+	p.log.Debug(msg, "err", err)
+}
+
 // noteError counts err and logs it.
 func (p *Poller) noteError(err error, msg string, attrs ...any) {
 	p.mu.Lock()
@@ -423,7 +441,7 @@ func (p *Poller) Sync(ctx context.Context) error {
 		_, err = p.catchUp(ctx, s, s.startURL(p))
 	}
 	if err != nil && ctx.Err() == nil {
-		p.noteError(err, "sync failed")
+		p.noteFinal(err, "sync failed")
 	}
 	return err
 }
@@ -444,7 +462,7 @@ func (p *Poller) Run(ctx context.Context) error {
 	if ctx.Err() != nil && (err == nil || errors.Is(err, ctx.Err())) {
 		return nil
 	}
-	p.noteError(err, "run failed")
+	p.noteFinal(err, "run failed")
 	return err
 }
 

@@ -474,6 +474,7 @@ func (p *Poller) gather(s *session, b *batch, pg *page, start bool) error {
 func (p *Poller) commit(ctx context.Context, s *session, b *batch) error {
 	defer b.reset()
 	events, pages := b.events, b.pages
+	var first time.Time // of the failures in a row
 	for attempt := 0; len(events) > 0; attempt++ {
 		n := len(events)
 		cp := p.checkpointAt(s, events, n-1, pages[n-1])
@@ -497,13 +498,20 @@ func (p *Poller) commit(ctx context.Context, s *session, b *batch) error {
 						return err
 					}
 					events, pages = events[i+1:], pages[i+1:]
-					attempt = -1
+					attempt, first = -1, time.Time{}
 					continue
 				}
 			}
 		}
+		if first.IsZero() {
+			first = time.Now()
+		}
+		d := p.backoff(attempt)
+		if err := p.giveUp(first, d, attempt, err); err != nil {
+			return fmt.Errorf("poller: apply: %w", err)
+		}
 		p.count(func(st *Stats) { st.Retries++ })
-		if err := sleep(ctx, p.backoff(attempt)); err != nil {
+		if err := sleep(ctx, d); err != nil {
 			return err
 		}
 	}
