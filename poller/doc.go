@@ -44,7 +44,13 @@
 // (Config.RecentIDs, and at least a page of them), committed with the
 // events, and what is new on a page is what they do not hold, not what
 // follows the last entry (entries with equal times may come in another
-// order on another read). Feed and Type of the
+// order on another read). One case stays beyond what a feed without
+// seqs can tell: a single document that shows only its newest entries
+// (no archives) and repeats an older entry after newer ones. If the
+// entries between the checkpoint's entry and the newest slid out of the
+// document while the repeated copy of the checkpoint's entry stays, the
+// position looks held and the entries that slid out are missed. Poll
+// such feeds often enough, or follow their archives. Feed and Type of the
 // events applied come from Config.FeedName and the entry's first category
 // (see feed.Entry.Event).
 //

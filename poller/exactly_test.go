@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -93,16 +94,16 @@ func TestRestartDuplicates(t *testing.T) {
 }
 
 // TestRecentWindow checks the window of IDs the checkpoint keeps for a
-// feed without ef:seq: at least Config.RecentIDs and at least a page, and
-// what happens beyond it: an entry that comes back after more than that
-// many others were applied is applied again.
+// feed without ef:seq: at least Config.RecentIDs and at least two pages,
+// and what happens beyond it: an entry that comes back after more than
+// that many others were applied is applied again.
 func TestRecentWindow(t *testing.T) {
 	s := newSite(map[string]string{"/f": doc(false, nil, jsonEntry("e1", 1), jsonEntry("e2", 2))})
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	r := memory.NewReplica(nil)
 	cfg := fastRetry()
-	cfg.RecentIDs = 2
+	cfg.RecentIDs = 1
 	sync := func(want ...string) {
 		t.Helper()
 		if err := syncCtx(t, newPoller(t, srv.URL+"/f", r, cfg)); err != nil {
@@ -110,25 +111,28 @@ func TestRecentWindow(t *testing.T) {
 		}
 		sameIDs(t, ids(r.Applied()), want)
 	}
+	recent := func(want ...string) {
+		t.Helper()
+		if got := checkpointOf(t, r, srv.URL+"/f").Recent; !slices.Equal(got, want) {
+			t.Errorf("Recent = %q, want %q", got, want)
+		}
+	}
 	sync("e1", "e2")
-	if got := checkpointOf(t, r, srv.URL+"/f").Recent; len(got) != 2 {
-		t.Errorf("Recent = %q, want the 2 IDs applied", got)
+	recent("e1", "e2") // two pages of one entry at least
+	// The document slides on, one entry at a time: the window stays at
+	// two pages of two.
+	all := []string{"e1", "e2"}
+	for n := 3; n <= 7; n++ {
+		s.set("/f", doc(false, nil, jsonEntry(fmt.Sprintf("e%d", n), n), jsonEntry(fmt.Sprintf("e%d", n-1), n-1)))
+		all = append(all, fmt.Sprintf("e%d", n))
+		sync(all...)
 	}
-	// A page of four, of which two were applied: the window grows to
-	// the page.
-	s.set("/f", doc(false, nil, jsonEntry("e4", 4), jsonEntry("e3", 3), jsonEntry("e2", 2), jsonEntry("e1", 1)))
-	sync("e1", "e2", "e3", "e4")
-	if got := checkpointOf(t, r, srv.URL+"/f").Recent; len(got) != 4 {
-		t.Errorf("Recent = %q after a page of 4, want 4 IDs", got)
-	}
-	// The same page read again by a new Poller: nothing new.
-	sync("e1", "e2", "e3", "e4")
-	// Beyond the window: e1 comes back, with a new time, after the
-	// window (2 in a new Poller, which saw no large page) moved past it.
-	s.set("/f", doc(false, nil, jsonEntry("e6", 6), jsonEntry("e5", 5), jsonEntry("e4", 4)))
-	sync("e1", "e2", "e3", "e4", "e5", "e6")
-	s.set("/f", doc(false, nil, jsonEntry("e1", 7), jsonEntry("e6", 6)))
-	sync("e1", "e2", "e3", "e4", "e5", "e6", "e1")
+	recent("e4", "e5", "e6", "e7")
+	// The same document read again by a new Poller: nothing new.
+	sync(all...)
+	// Beyond the window: e1 comes back, with a new time.
+	s.set("/f", doc(false, nil, jsonEntry("e1", 8), jsonEntry("e7", 7)))
+	sync(append(all, "e1")...)
 }
 
 // TestTwoConsumers runs two Pollers, each with its own handle on one

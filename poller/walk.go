@@ -157,13 +157,55 @@ func (p *Poller) locate(ctx context.Context, s *session, h *page) (walk, error) 
 		return walk{}, err
 	}
 	if found {
-		return walk{last: h, start: true}, nil
+		before, err := p.unappliedBefore(ctx, s, h)
+		if err != nil {
+			return walk{}, p.lostIfGone(s, err)
+		}
+		return walk{urls: before, last: h, start: true}, nil
 	}
 	path, err := p.walkBack(ctx, s, h, func(pg *page) (bool, error) { return p.holds(s, pg) })
 	if err != nil {
 		return walk{}, p.lostIfGone(s, err)
 	}
-	return walk{urls: reversed(path[1:]), last: h, start: true}, nil
+	at, err := p.fetchPage(ctx, path[len(path)-1]) // in the page cache, mostly
+	if err != nil {
+		return walk{}, p.lostIfGone(s, err)
+	}
+	before, err := p.unappliedBefore(ctx, s, at)
+	if err != nil {
+		return walk{}, p.lostIfGone(s, err)
+	}
+	return walk{urls: append(before, reversed(path[1:])...), last: h, start: true}, nil
+}
+
+// unappliedBefore returns the URLs of the pages before pg, oldest first,
+// that hold entries not applied, for a feed without seqs: the checkpoint's
+// entry on pg may be a copy that a feed repeated after newer entries, and
+// what lies between must not be skipped. Entries applied already are
+// dropped again when the pages are gathered.
+func (p *Poller) unappliedBefore(ctx context.Context, s *session, pg *page) ([]string, error) {
+	var path []string
+	visited := map[string]bool{pg.url: true}
+	for cur := pg; !cur.seq && cur.predecessor() != ""; {
+		u := cur.predecessor()
+		if visited[u] {
+			return nil, fmt.Errorf("%w: the link to older entries of %s leads back to %s", ErrLinkLoop, cur.url, u)
+		}
+		visited[u] = true
+		if err := s.visit(p); err != nil {
+			return nil, err
+		}
+		prev, err := p.fetchPage(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		if prev.seq || !slices.ContainsFunc(prev.events, func(ev eventfeed.Event) bool { return !p.seen.contains(ev.ID) }) {
+			break
+		}
+		path = append(path, u)
+		cur = prev
+	}
+	return reversed(path), nil
 }
 
 // errOldest ends a walk back that reached the oldest page.
@@ -434,7 +476,9 @@ func (p *Poller) gather(s *session, b *batch, pg *page, start bool) error {
 			s.order = dir
 		}
 		events = arrange(events, dir)
-		s.window = max(s.window, len(events))
+		// Two pages' worth: a resume looks at the page before the
+		// checkpoint's too (see unappliedBefore).
+		s.window = max(s.window, 2*len(events))
 	}
 	bySeq := pg.seq && lastSeq > 0
 	// Without seqs, what is new is what was not applied: entries with
