@@ -54,6 +54,13 @@
 // events applied come from Config.FeedName and the entry's first category
 // (see feed.Entry.Event).
 //
+// Out-of-line content (atom:content with src) is fetched with the page,
+// under the same rules as pages: origins, redirects, body size, retries;
+// its type attribute (else the answer's Content-Type) is the event's
+// ContentType. An entry whose content cannot be had (a 4xx, another
+// origin, too large) is an ErrInvalidEntry once the entries before it
+// are applied, or, with Config.DeadLetter, is parked.
+//
 // # Checkpoints and exactly-once
 //
 // Events go to Replica.Apply in batches: whole pages, several while far

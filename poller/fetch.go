@@ -73,6 +73,9 @@ func (p *Poller) fetchRetry(ctx context.Context, rawURL, etag string, wait time.
 	var first time.Time // of the failures in a row
 	for attempt := 0; ; attempt++ {
 		pg, err := p.fetchOnce(ctx, rawURL, etag, wait)
+		if err == nil && len(pg.srcs) > 0 {
+			err = p.fetchContents(ctx, pg)
+		}
 		if err == nil {
 			if !pg.notModified {
 				p.count(func(s *Stats) { s.Pages++ })
@@ -102,6 +105,89 @@ func (p *Poller) fetchRetry(ctx context.Context, rawURL, etag string, wait time.
 			return nil, err
 		}
 	}
+}
+
+// fetchContents fetches the out-of-line content of pg's entries (atom:content
+// with src), under the rules of the pages: the same origins, redirects,
+// body size and retries. An entry whose content cannot be had (a 4xx, a
+// link to another origin, too large) is recorded in pg.failed: the
+// entries before it are applied, and it stops the feed or, with
+// Config.DeadLetter, is parked. Errors worth retrying are returned.
+func (p *Poller) fetchContents(ctx context.Context, pg *page) error {
+	for i := range pg.events {
+		ev := &pg.events[i]
+		src, ok := pg.srcs[ev.ID]
+		if !ok {
+			continue
+		}
+		data, ct, err := p.fetchContent(ctx, src)
+		var r *retryable
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.As(err, &r):
+			return err
+		case err != nil:
+			if pg.failed == nil {
+				pg.failed = make(map[string]error)
+			}
+			pg.failed[ev.ID] = fmt.Errorf("%w: entry %s: content at %s: %w", ErrInvalidEntry, ev.ID, src, err)
+			continue
+		}
+		ev.Data = data
+		if ev.ContentType == "" {
+			ev.ContentType = ct
+		}
+		pg.size += int64(len(data))
+	}
+	pg.srcs = nil
+	return nil
+}
+
+// fetchContent makes one GET of an out-of-line content's URL and returns
+// the body and its media type. Errors worth retrying are *retryable.
+func (p *Poller) fetchContent(ctx context.Context, src string) ([]byte, string, error) {
+	u, err := parseAbs(src)
+	if err != nil {
+		return nil, "", fmt.Errorf("bad URL: %w", err)
+	}
+	if err := p.checkOrigin(u); err != nil {
+		return nil, "", err
+	}
+	rctx, cancel := context.WithTimeout(ctx, p.cfg.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, "", err
+	}
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		if errors.Is(err, ErrCrossOrigin) || errors.Is(err, ErrTooManyRedirects) {
+			return nil, "", unwrapURLError(err)
+		}
+		return nil, "", &retryable{err: err}
+	}
+	defer resp.Body.Close()
+	switch code := resp.StatusCode; {
+	case code == http.StatusOK:
+	case code == http.StatusTooManyRequests || code >= 500:
+		return nil, "", &retryable{err: httpError(resp, u), after: retryAfter(resp.Header, time.Now())}
+	default:
+		return nil, "", httpError(resp, u)
+	}
+	limit := p.cfg.MaxBodyBytes
+	if resp.ContentLength > limit {
+		return nil, "", fmt.Errorf("%w: Content-Length %d, limit %d", feed.ErrTooLarge, resp.ContentLength, limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	switch {
+	case err != nil:
+		return nil, "", &retryable{err: fmt.Errorf("GET %s: reading body: %w", u.Redacted(), err)}
+	case int64(len(data)) > limit:
+		return nil, "", fmt.Errorf("%w: more than %d bytes", feed.ErrTooLarge, limit)
+	}
+	return data, resp.Header.Get("Content-Type"), nil
 }
 
 // giveUp returns the error that ends retries when waiting d more after
@@ -283,7 +369,15 @@ func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
 			noContent = e.ID
 		}
 		ev, err := e.Event(p.feedName)
-		if err != nil {
+		switch {
+		case errors.Is(err, feed.ErrOutOfLineContent):
+			// Fetched once the page is read (fetchContents).
+			if pg.srcs == nil {
+				pg.srcs = make(map[string]string)
+			}
+			pg.srcs[ev.ID] = e.Content.Src
+			ev.ContentType = e.Content.Type
+		case err != nil:
 			return fmt.Errorf("%w: %s: %w", ErrInvalidEntry, pg.url, err)
 		}
 		// Entry.Event's strings and Data are not reused by Decode: the

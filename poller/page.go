@@ -37,6 +37,12 @@ type page struct {
 	// times; OrderUnknown when they cannot tell (and for seq pages).
 	dir store.Order
 
+	// srcs maps the IDs of entries with out-of-line content to the
+	// content's URL, until fetchContents fetched it; failed holds the
+	// entries whose content could not be fetched, by ID.
+	srcs   map[string]string
+	failed map[string]error
+
 	etag        string
 	maxAge      time.Duration // Cache-Control max-age, 0 when absent
 	waited      bool          // the server held the request (Preference-Applied: wait)

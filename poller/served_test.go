@@ -84,3 +84,62 @@ func TestXMLBaseLinks(t *testing.T) {
 	}
 	sameIDs(t, ids(r.Applied()), []string{"a", "b", "c"})
 }
+
+// TestOutOfLineContent follows entries whose content is out of line
+// (atom:content src): fetched under the pages' rules; one that cannot be
+// had stops the feed after the entries before it, or is parked.
+func TestOutOfLineContent(t *testing.T) {
+	page := strings.Replace(doc(false, nil,
+		jsonEntry("c", 3),
+		xentry{id: "b", updated: at(2), typ: "t", ctype: `application/json" src="c/b.json`},
+		jsonEntry("a", 1)), "<feed ", `<feed xml:base="/content/" `, 1)
+	other := httptest.NewServer(http.NotFoundHandler())
+	defer other.Close()
+	for _, tt := range []struct {
+		name       string
+		content    string // served at /content/c/b.json, "" for a 404
+		page       string
+		deadLetter bool
+		applied    []string
+		parked     []string
+	}{
+		{"fetched", `{"id":"b"}`, page, false, []string{"a", "b", "c"}, nil},
+		{"gone", "", page, false, []string{"a"}, nil},
+		{"gone, parked", "", page, true, []string{"a", "c"}, []string{"b"}},
+		{"another origin", `{"id":"b"}`, strings.Replace(page, `xml:base="/content/"`, `xml:base="`+other.URL+`/content/"`, 1), true, []string{"a", "c"}, []string{"b"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			docs := map[string]string{"/f": tt.page}
+			if tt.content != "" {
+				docs["/content/c/b.json"] = tt.content
+			}
+			srv := httptest.NewServer(newSite(docs))
+			defer srv.Close()
+			r := memory.NewReplica(nil)
+			cfg := fastRetry()
+			cfg.DeadLetter = tt.deadLetter
+			err := syncCtx(t, newPoller(t, srv.URL+"/f", r, cfg))
+			switch {
+			case len(tt.applied) == 3 || tt.deadLetter:
+				if err != nil {
+					t.Fatalf("Sync: %v", err)
+				}
+			case !errors.Is(err, poller.ErrInvalidEntry):
+				t.Fatalf("Sync = %v, want poller.ErrInvalidEntry", err)
+			}
+			sameIDs(t, ids(r.Applied()), tt.applied)
+			var parked []string
+			for _, d := range r.DeadLetters() {
+				parked = append(parked, d.Event.ID)
+			}
+			if strings.Join(parked, ",") != strings.Join(tt.parked, ",") {
+				t.Errorf("parked %q, want %q", parked, tt.parked)
+			}
+			if len(tt.applied) == 3 {
+				if got := string(r.Applied()[1].Data); got != tt.content {
+					t.Errorf("b's data = %q, want %q", got, tt.content)
+				}
+			}
+		})
+	}
+}

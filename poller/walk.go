@@ -332,7 +332,7 @@ func (p *Poller) forward(ctx context.Context, s *session, w walk) (*page, error)
 		if f.err != nil {
 			return f.err
 		}
-		if err := p.gather(s, &b, f.pg, start); err != nil {
+		if err := p.gather(ctx, s, &b, f.pg, start); err != nil {
 			return err
 		}
 		start = false
@@ -448,7 +448,7 @@ func (b *batch) reset() {
 
 // gather adds the events of pg that are new to b. start says that pg holds
 // the checkpoint's position, so only what follows it is new.
-func (p *Poller) gather(s *session, b *batch, pg *page, start bool) error {
+func (p *Poller) gather(ctx context.Context, s *session, b *batch, pg *page, start bool) error {
 	lastID, lastSeq := s.cp.LastID, s.cp.Seq
 	if n := len(b.events); n > 0 {
 		lastID, lastSeq = b.events[n-1].ID, b.events[n-1].Seq
@@ -499,6 +499,22 @@ func (p *Poller) gather(s *session, b *batch, pg *page, start bool) error {
 		}
 		if _, ok := b.ids[ev.ID]; ok || p.seen.contains(ev.ID) {
 			dups++
+			continue
+		}
+		if ferr := pg.failed[ev.ID]; ferr != nil {
+			// Out-of-line content that could not be fetched: what
+			// came before is applied; the entry stops the feed, or
+			// is parked.
+			if !p.cfg.DeadLetter {
+				return ferr
+			}
+			if err := p.commit(ctx, s, b); err != nil {
+				return err
+			}
+			if err := p.park(ctx, s, []eventfeed.Event{ev}, []string{url}, 0, &store.ApplyError{Event: ev, Err: ferr}); err != nil {
+				return err
+			}
+			lastSeq = max(lastSeq, ev.Seq)
 			continue
 		}
 		b.add(ev, url)
