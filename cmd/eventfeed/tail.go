@@ -46,7 +46,7 @@ import (
 // what a run has committed is never printed again, and nothing is ever
 // skipped.
 func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("tail", "[-db replica.db | -postgres DSN] [-follow] URL", stderr)
+	fs := newFlagSet("tail", "[-db replica.db | -postgres DSN] [-follow | -retry 30s] URL", stderr)
 	db := fs.String("db", "", "SQLite `file` keeping the checkpoint, so that the next run prints only new entries (default: none, print everything)")
 	dsn := fs.String("postgres", "", "PostgreSQL `DSN` keeping the checkpoint instead of -db; one tail at a time follows a URL there")
 	schema := fs.String("schema", postgres.DefaultSchema, "PostgreSQL `schema` of the checkpoint, with -postgres")
