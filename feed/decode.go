@@ -2,6 +2,7 @@ package feed
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -67,12 +68,13 @@ type DecodeOptions struct {
 	// MaxEntryBytes is the largest an entry may be, in document bytes;
 	// DefaultMaxEntryBytes when 0.
 	MaxEntryBytes int64
-	// Base is the URL the document was fetched from (after redirects).
-	// With it, the href of every link and the src of out-of-line content
-	// come out absolute, resolved against the xml:base attributes in
-	// scope (RFC 4287 §2, XML Base) and Base. Without it, only xml:base
-	// values that are absolute URLs are applied, and hrefs under none
-	// are left as written (see Feed.Resolve).
+	// Base is the URL the document was fetched from (after redirects),
+	// against which relative xml:base attributes (RFC 4287 §2, XML Base)
+	// are resolved. The href of a link and the src of out-of-line content
+	// within the scope of an xml:base come out resolved against it;
+	// others are left as written, relative to the document's URL (see
+	// Feed.Resolve). Without Base, only xml:base values that are absolute
+	// URLs are applied.
 	Base *url.URL
 }
 
@@ -145,7 +147,7 @@ type decoder struct {
 	prev  int64  // input offset of the current token
 
 	stack    []frame
-	bases    []*url.URL // the base URL in scope in each open element, nil when unknown
+	bases    []*url.URL // the xml:base in scope in each open element, resolved; nil for none or unknown
 	names    []byte     // the qualified names of the open elements
 	bindings []binding
 	scratch  []byte
@@ -236,9 +238,9 @@ func (d *decoder) start() error {
 		// bound to another.
 		if string(a.name) == "xml:base" {
 			if ref, err := url.Parse(strings.TrimSpace(string(a.value))); err == nil {
-				switch {
-				case base != nil:
-					base = base.ResolveReference(ref)
+				switch parent := cmp.Or(base, d.opt.Base); {
+				case parent != nil:
+					base = parent.ResolveReference(ref)
 				case ref.IsAbs():
 					base = ref
 				}
@@ -294,16 +296,18 @@ func (d *decoder) end1() error {
 	return nil
 }
 
-// base returns the base URL in scope: the current element's, or the
-// document's; nil when unknown.
+// base returns the xml:base in scope, resolved; nil when there is none
+// (or it cannot be resolved).
 func (d *decoder) base() *url.URL {
 	if n := len(d.bases); n > 0 {
 		return d.bases[n-1]
 	}
-	return d.opt.Base
+	return nil
 }
 
-// resolve resolves href against the base URL in scope, when known.
+// resolve resolves href against the xml:base in scope, if any: hrefs
+// under none are left for the caller to resolve against the document's
+// URL, which saves parsing a URL for every entry's links.
 func (d *decoder) resolve(href string) string {
 	b := d.base()
 	if b == nil {

@@ -375,7 +375,11 @@ func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
 			if pg.srcs == nil {
 				pg.srcs = make(map[string]string)
 			}
-			pg.srcs[ev.ID] = e.Content.Src
+			src := strings.TrimSpace(e.Content.Src) // absolute when under an xml:base
+			if ref, err := url.Parse(src); err == nil {
+				src = base.ResolveReference(ref).String()
+			}
+			pg.srcs[ev.ID] = src
 			ev.ContentType = e.Content.Type
 		case err != nil:
 			return fmt.Errorf("%w: %s: %w", ErrInvalidEntry, pg.url, err)

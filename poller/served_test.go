@@ -106,12 +106,17 @@ func TestOutOfLineContent(t *testing.T) {
 		{"fetched", `{"id":"b"}`, page, false, []string{"a", "b", "c"}, nil},
 		{"gone", "", page, false, []string{"a"}, nil},
 		{"gone, parked", "", page, true, []string{"a", "c"}, []string{"b"}},
+		{"relative to the page", `{"id":"b"}`, strings.Replace(page, `xml:base="/content/" `, "", 1), false, nil, nil},
 		{"another origin", `{"id":"b"}`, strings.Replace(page, `xml:base="/content/"`, `xml:base="`+other.URL+`/content/"`, 1), true, []string{"a", "c"}, []string{"b"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			docs := map[string]string{"/f": tt.page}
 			if tt.content != "" {
 				docs["/content/c/b.json"] = tt.content
+				docs["/c/b.json"] = tt.content
+			}
+			if tt.applied == nil {
+				tt.applied = []string{"a", "b", "c"}
 			}
 			srv := httptest.NewServer(newSite(docs))
 			defer srv.Close()
