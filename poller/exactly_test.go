@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/store"
 	"github.com/eventfeed/eventfeed/store/memory"
 )
@@ -214,4 +215,28 @@ func TestTwoConsumers(t *testing.T) {
 			t.Logf("%d Syncs stopped by the other consumer's commit", moved)
 		})
 	}
+}
+
+// TestLegacyCheckpoint resumes a feed without ef:seq from a checkpoint
+// that keeps no IDs, as checkpoints written before they kept them: what
+// follows its entry is applied, nothing before it again.
+func TestLegacyCheckpoint(t *testing.T) {
+	s := newSite(map[string]string{
+		"/a": doc(true, []string{"next-archive", "/f"}, jsonEntry("b", 2), jsonEntry("a", 1)),
+		"/f": doc(false, []string{"prev-archive", "/a"}, jsonEntry("d", 4), jsonEntry("c", 3)),
+	})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	r := memory.NewReplica(nil)
+	var events []eventfeed.Event
+	for _, id := range []string{"a", "b", "c"} {
+		events = append(events, eventfeed.Event{ID: id, Type: "t"})
+	}
+	if err := r.Apply(context.Background(), store.Checkpoint{Source: srv.URL + "/f", Page: srv.URL + "/f", LastID: "c"}, events); err != nil {
+		t.Fatal(err)
+	}
+	if err := syncCtx(t, newPoller(t, srv.URL+"/f", r, fastRetry())); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	sameIDs(t, ids(r.Applied()), []string{"a", "b", "c", "d"})
 }

@@ -184,6 +184,11 @@ func (p *Poller) locate(ctx context.Context, s *session, h *page) (walk, error) 
 // what lies between must not be skipped. Entries applied already are
 // dropped again when the pages are gathered.
 func (p *Poller) unappliedBefore(ctx context.Context, s *session, pg *page) ([]string, error) {
+	if !p.seen.contains(s.cp.LastID) {
+		// A checkpoint that keeps no IDs (written before checkpoints
+		// kept them) cannot tell what was applied.
+		return nil, nil
+	}
 	var path []string
 	visited := map[string]bool{pg.url: true}
 	for cur := pg; !cur.seq && cur.predecessor() != ""; {
