@@ -2,10 +2,13 @@ package feed
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -65,6 +68,14 @@ type DecodeOptions struct {
 	// MaxEntryBytes is the largest an entry may be, in document bytes;
 	// DefaultMaxEntryBytes when 0.
 	MaxEntryBytes int64
+	// Base is the URL the document was fetched from (after redirects),
+	// against which relative xml:base attributes (RFC 4287 §2, XML Base)
+	// are resolved. The href of a link and the src of out-of-line content
+	// within the scope of an xml:base come out resolved against it;
+	// others are left as written, relative to the document's URL (see
+	// Feed.Resolve). Without Base, only xml:base values that are absolute
+	// URLs are applied.
+	Base *url.URL
 }
 
 func (o DecodeOptions) withDefaults() DecodeOptions {
@@ -136,7 +147,8 @@ type decoder struct {
 	prev  int64  // input offset of the current token
 
 	stack    []frame
-	names    []byte // the qualified names of the open elements
+	bases    []*url.URL // the xml:base in scope in each open element, resolved; nil for none or unknown
+	names    []byte     // the qualified names of the open elements
 	bindings []binding
 	scratch  []byte
 	interned map[string]string
@@ -220,7 +232,20 @@ func (d *decoder) start() error {
 	}
 	d.stack = append(d.stack, frame{len(d.names), len(d.bindings)})
 	d.names = append(d.names, s.name...)
+	base := d.base()
 	for _, a := range s.attrs {
+		// The xml prefix is bound to the XML namespace and cannot be
+		// bound to another.
+		if string(a.name) == "xml:base" {
+			if ref, err := url.Parse(strings.TrimSpace(string(a.value))); err == nil {
+				switch parent := cmp.Or(base, d.opt.Base); {
+				case parent != nil:
+					base = parent.ResolveReference(ref)
+				case ref.IsAbs():
+					base = ref
+				}
+			}
+		}
 		prefix, local := splitName(a.name)
 		if len(d.bindings) == maxBindings {
 			return d.syntax("more than %d namespace declarations in scope", maxBindings)
@@ -235,6 +260,7 @@ func (d *decoder) start() error {
 			d.bindings = append(d.bindings, binding{d.intern(local), d.intern(a.value)})
 		}
 	}
+	d.bases = append(d.bases, base)
 	prefix, local := splitName(s.name)
 	space, ok := d.lookup(prefix)
 	if !ok {
@@ -265,8 +291,29 @@ func (d *decoder) end1() error {
 	d.bindings = d.bindings[:f.nb]
 	d.names = d.names[:f.name]
 	d.stack = d.stack[:len(d.stack)-1]
+	d.bases = d.bases[:len(d.stack)]
 	d.kind, d.local = tokEnd, local
 	return nil
+}
+
+// base returns the xml:base in scope, resolved; nil when there is none
+// (or it cannot be resolved).
+func (d *decoder) base() *url.URL {
+	if n := len(d.bases); n > 0 {
+		return d.bases[n-1]
+	}
+	return nil
+}
+
+// resolve resolves href against the xml:base in scope, if any: hrefs
+// under none are left for the caller to resolve against the document's
+// URL, which saves parsing a URL for every entry's links.
+func (d *decoder) resolve(href string) string {
+	b := d.base()
+	if b == nil {
+		return href
+	}
+	return resolve(b, strings.TrimSpace(href))
 }
 
 func (d *decoder) lookup(prefix []byte) (string, bool) {
@@ -515,7 +562,7 @@ func (d *decoder) link() Link {
 	for _, a := range d.s.attrs {
 		switch string(a.name) {
 		case "href":
-			l.Href = string(a.value)
+			l.Href = d.resolve(string(a.value))
 		case "rel":
 			l.Rel = d.intern(a.value)
 		case "type":
@@ -674,7 +721,7 @@ func (d *decoder) content(c *Content) error {
 		case "type":
 			c.Type = d.intern(a.value)
 		case "src":
-			c.Src = string(a.value)
+			c.Src = d.resolve(string(a.value))
 		}
 	}
 	k := kindOf(c.Type)

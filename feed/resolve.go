@@ -5,8 +5,9 @@ import "net/url"
 // Resolve makes the hrefs of f's links, of its entries' links and of
 // out-of-line content absolute, resolving them against base, the URL f
 // was fetched from (after redirects). An href that does not parse as a
-// URI reference is left as it is. xml:base attributes are not taken into
-// account.
+// URI reference is left as it is. It cannot see the xml:base attributes
+// of the document: pass the URL to Decode as DecodeOptions.Base instead,
+// which applies them.
 func (f *Feed) Resolve(base *url.URL) {
 	resolveLinks(base, f.Links)
 	for i := range f.Entries {

@@ -18,16 +18,48 @@
 // next-archive links; an archive without one continues at its current
 // link (the subscription document).
 //
+// # Paged feeds
+//
+// A feed paged the RFC 5005 §3 way (first, last, previous and next links,
+// no archive links), such as an EventStoreDB stream, is read from its
+// last page (the oldest) by its previous links (towards newer entries),
+// and a resume that does not find its entry on its page walks the next
+// links back. Those links promise no order by themselves: the entries
+// must carry ef:seq or IDs that end in their number ({stream}/{number},
+// as EventStoreDB writes them; the event's Seq is that number + 1), and
+// the numbers check the direction taken and that no entries are missing
+// between pages. A paged feed without such numbers, or whose entries
+// leave their content out (EventStoreDB sends it with ?embed=body on the
+// stream's URL), is refused at once with ErrUnsupportedFeed. Long polls
+// also send EventStoreDB's ES-LongPoll header.
+//
 // Within a page, entries are applied in ef:seq order when every entry
 // carries one (feeds of this project's publisher). Entries of other feeds
 // are applied in atom:updated order, entries with equal times in the
-// page's own direction, told from its entries whose times differ;
-// newest-first, the common convention, when it cannot be told. The same
-// atom:id is applied once, whether it repeats on a page or across pages:
-// by ef:seq where present, else by the checkpoint's last entry and a
-// memory of recently applied IDs (Config.RecentIDs). Feed and Type of the
+// page's own direction, told from its entries whose times differ, else
+// as learned from earlier pages (the checkpoint keeps it), else
+// newest-first, the common convention. The same atom:id is applied once,
+// whether it repeats on a page, across pages or across restarts: by
+// ef:seq where present; else the checkpoint keeps the IDs applied last
+// (Config.RecentIDs, and at least a page of them), committed with the
+// events, and what is new on a page is what they do not hold, not what
+// follows the last entry (entries with equal times may come in another
+// order on another read). One case stays beyond what a feed without
+// seqs can tell: a single document that shows only its newest entries
+// (no archives) and repeats an older entry after newer ones. If the
+// entries between the checkpoint's entry and the newest slid out of the
+// document while the repeated copy of the checkpoint's entry stays, the
+// position looks held and the entries that slid out are missed. Poll
+// such feeds often enough, or follow their archives. Feed and Type of the
 // events applied come from Config.FeedName and the entry's first category
 // (see feed.Entry.Event).
+//
+// Out-of-line content (atom:content with src) is fetched with the page,
+// under the same rules as pages: origins, redirects, body size, retries;
+// its type attribute (else the answer's Content-Type) is the event's
+// ContentType. An entry whose content cannot be had (a 4xx, another
+// origin, too large) is an ErrInvalidEntry once the entries before it
+// are applied, or, with Config.DeadLetter, is parked.
 //
 // # Checkpoints and exactly-once
 //
@@ -69,11 +101,19 @@
 // connection, a short Content-Length, a broken gzip stream, a document
 // that ends early) are retried with capped exponential backoff and jitter
 // (Config.Backoff), waiting at least what Retry-After asks, until the
-// context ends. A replica whose projection fails (*store.ApplyError) has
+// context ends or, with Config.MaxRetryTime, until they have gone on that
+// long (ErrGaveUp). A replica whose projection fails (*store.ApplyError) has
 // the batch retried the same way, never skipped; with Config.DeadLetter,
 // an event that fails Config.MaxRetries times is parked (Replica.Park)
 // and the Poller goes on. Other replica errors are retried too, except
-// eventfeed.ErrClosed.
+// eventfeed.ErrClosed and store.ErrCheckpointMoved.
+//
+// One consumer per source and replica: the checkpoint's Version fences
+// every commit (see store.Checkpoint), so that when two Pollers, in one
+// process or two, follow the same source into the same replica, the one
+// whose checkpoint the other moved stops with an error wrapping
+// store.ErrCheckpointMoved instead of applying events a second time. A
+// new Sync or Run resumes from the checkpoint the other committed.
 //
 // A feed is created by its first event, and a publisher answers 404 for
 // it until then. On a first run (no checkpoint yet) Run takes a 404 of
@@ -82,11 +122,14 @@
 // once, returns the 404 as an *HTTPError.
 //
 // Errors that retrying cannot cure end Sync and Run: eventfeed.ErrCheckpointLost,
+// store.ErrCheckpointMoved,
 // ErrCrossOrigin, ErrLinkLoop, ErrTooManyPages, ErrTooManyRedirects,
-// ErrNotAFeed, ErrInvalidEntry, feed.ErrTooLarge, a *feed.SyntaxError for
+// ErrNotAFeed, ErrInvalidEntry, ErrUnsupportedFeed, feed.ErrTooLarge, a *feed.SyntaxError for
 // a malformed document, and *HTTPError for a 4xx answer. Nothing of a bad
 // page is applied; what came before it stays applied and checkpointed.
-// Stats counts every error, retried or not, and the Logger records them.
+// Stats counts every error, retried or not, and the Logger records those
+// retried (the error that ends Sync or Run is returned, and logged at
+// debug level only).
 //
 // # Limits
 //
@@ -97,5 +140,9 @@
 // Links and redirects must stay on the source's origin (scheme, host and
 // port) unless Config allows others. A walk that visits a URL twice is a
 // link loop. Only application/atom+xml, application/xml and text/xml
-// answers are read.
+// answers are read, and text/plain or application/octet-stream ones whose
+// body starts as an Atom feed (raw file hosts and object stores serve
+// feeds so). Documents in ISO-8859-1 or windows-1252 (by the charset
+// parameter, else the XML declaration) are decoded; other encodings than
+// UTF-8 are refused with ErrNotAFeed.
 package poller

@@ -35,6 +35,14 @@ var (
 	// no atom:id, or content that cannot be read. No entry of its page is
 	// applied.
 	ErrInvalidEntry = errors.New("poller: invalid entry")
+	// ErrUnsupportedFeed reports a feed whose order, or content, the
+	// Poller cannot establish, such as an RFC 5005 §3 paged feed whose
+	// entries carry neither ef:seq nor numbered IDs, or whose entries
+	// leave their content out. The message names what is missing.
+	ErrUnsupportedFeed = errors.New("poller: unsupported feed")
+	// ErrGaveUp wraps the last failure of a request or an Apply that was
+	// retried for Config.MaxRetryTime.
+	ErrGaveUp = errors.New("poller: gave up retrying")
 	// ErrBusy reports a call to Sync or Run while another is running on
 	// the same Poller.
 	ErrBusy = errors.New("poller: already running")

@@ -148,6 +148,7 @@ type seqFeed struct {
 	size        int
 	oldestFirst bool
 	noLongPoll  bool
+	noSeq       bool // write no ef:seq
 
 	mu      sync.Mutex
 	ids     []string
@@ -178,7 +179,11 @@ func (f *seqFeed) all() []string {
 }
 
 func (f *seqFeed) entry(seq int, id string) xentry {
-	return xentry{id: id, seq: uint64(seq), updated: at(0).Add(time.Duration(seq) * time.Second), typ: "n", ctype: "application/json",
+	written := uint64(seq)
+	if f.noSeq {
+		written = 0
+	}
+	return xentry{id: id, seq: written, updated: at(0).Add(time.Duration(seq) * time.Second), typ: "n", ctype: "application/json",
 		body: `{"seq":` + strconv.Itoa(seq) + `}`}
 }
 

@@ -1,6 +1,8 @@
 package poller
 
 import (
+	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -18,6 +20,8 @@ import (
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/feed"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/transform"
 )
 
 // accept is the Accept header of every request: Atom first, then the
@@ -66,8 +70,12 @@ func (p *Poller) fetchPage(ctx context.Context, rawURL string) (*page, error) {
 // until ctx ends. etag and wait make it a conditional request and a long
 // poll.
 func (p *Poller) fetchRetry(ctx context.Context, rawURL, etag string, wait time.Duration) (*page, error) {
+	var first time.Time // of the failures in a row
 	for attempt := 0; ; attempt++ {
 		pg, err := p.fetchOnce(ctx, rawURL, etag, wait)
+		if err == nil && len(pg.srcs) > 0 {
+			err = p.fetchContents(ctx, pg)
+		}
 		if err == nil {
 			if !pg.notModified {
 				p.count(func(s *Stats) { s.Pages++ })
@@ -85,12 +93,111 @@ func (p *Poller) fetchRetry(ctx context.Context, rawURL, etag string, wait time.
 		if r.after > d {
 			d = min(r.after, max(maxRetryAfter, p.cfg.Backoff.Max))
 		}
+		if first.IsZero() {
+			first = time.Now()
+		}
+		if err := p.giveUp(first, d, attempt, r.err); err != nil {
+			return nil, err
+		}
 		p.noteError(r.err, "fetch failed; retrying", "url", rawURL, "in", d)
 		p.count(func(s *Stats) { s.Retries++ })
 		if err := sleep(ctx, d); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// fetchContents fetches the out-of-line content of pg's entries (atom:content
+// with src), under the rules of the pages: the same origins, redirects,
+// body size and retries. An entry whose content cannot be had (a 4xx, a
+// link to another origin, too large) is recorded in pg.failed: the
+// entries before it are applied, and it stops the feed or, with
+// Config.DeadLetter, is parked. Errors worth retrying are returned.
+func (p *Poller) fetchContents(ctx context.Context, pg *page) error {
+	for i := range pg.events {
+		ev := &pg.events[i]
+		src, ok := pg.srcs[ev.ID]
+		if !ok {
+			continue
+		}
+		data, ct, err := p.fetchContent(ctx, src)
+		var r *retryable
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.As(err, &r):
+			return err
+		case err != nil:
+			if pg.failed == nil {
+				pg.failed = make(map[string]error)
+			}
+			pg.failed[ev.ID] = fmt.Errorf("%w: entry %s: content at %s: %w", ErrInvalidEntry, ev.ID, src, err)
+			continue
+		}
+		ev.Data = data
+		if ev.ContentType == "" {
+			ev.ContentType = ct
+		}
+		pg.size += int64(len(data))
+	}
+	pg.srcs = nil
+	return nil
+}
+
+// fetchContent makes one GET of an out-of-line content's URL and returns
+// the body and its media type. Errors worth retrying are *retryable.
+func (p *Poller) fetchContent(ctx context.Context, src string) ([]byte, string, error) {
+	u, err := parseAbs(src)
+	if err != nil {
+		return nil, "", fmt.Errorf("bad URL: %w", err)
+	}
+	if err := p.checkOrigin(u); err != nil {
+		return nil, "", err
+	}
+	rctx, cancel := context.WithTimeout(ctx, p.cfg.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, "", err
+	}
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		if errors.Is(err, ErrCrossOrigin) || errors.Is(err, ErrTooManyRedirects) {
+			return nil, "", unwrapURLError(err)
+		}
+		return nil, "", &retryable{err: err}
+	}
+	defer resp.Body.Close()
+	switch code := resp.StatusCode; {
+	case code == http.StatusOK:
+	case code == http.StatusTooManyRequests || code >= 500:
+		return nil, "", &retryable{err: httpError(resp, u), after: retryAfter(resp.Header, time.Now())}
+	default:
+		return nil, "", httpError(resp, u)
+	}
+	limit := p.cfg.MaxBodyBytes
+	if resp.ContentLength > limit {
+		return nil, "", fmt.Errorf("%w: Content-Length %d, limit %d", feed.ErrTooLarge, resp.ContentLength, limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	switch {
+	case err != nil:
+		return nil, "", &retryable{err: fmt.Errorf("GET %s: reading body: %w", u.Redacted(), err)}
+	case int64(len(data)) > limit:
+		return nil, "", fmt.Errorf("%w: more than %d bytes", feed.ErrTooLarge, limit)
+	}
+	return data, resp.Header.Get("Content-Type"), nil
+}
+
+// giveUp returns the error that ends retries when waiting d more after
+// failures since first would pass Config.MaxRetryTime, else nil. err is
+// the last failure, attempt the number of retries so far.
+func (p *Poller) giveUp(first time.Time, d time.Duration, attempt int, err error) error {
+	if p.cfg.MaxRetryTime <= 0 || time.Since(first)+d <= p.cfg.MaxRetryTime {
+		return nil
+	}
+	return fmt.Errorf("%w after %d attempts in %v: %w", ErrGaveUp, attempt+1, time.Since(first).Round(time.Millisecond), err)
 }
 
 // backoff returns the wait before retry n (0-based): Min·2ⁿ capped at Max,
@@ -136,7 +243,10 @@ func (p *Poller) fetchOnce(ctx context.Context, rawURL, etag string, wait time.D
 		req.Header.Set("If-None-Match", etag)
 	}
 	if long {
-		req.Header.Set("Prefer", "wait="+strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		n := strconv.Itoa(int((wait + time.Second - 1) / time.Second))
+		req.Header.Set("Prefer", "wait="+n)
+		// EventStoreDB holds a request by a header of its own.
+		req.Header.Set("ES-LongPoll", n)
 	}
 	start := time.Now()
 	resp, err := p.client.Do(req)
@@ -174,7 +284,9 @@ func (p *Poller) fetchOnce(ctx context.Context, rawURL, etag string, wait time.D
 	default:
 		return nil, httpError(resp, u)
 	}
-	if err := checkContentType(resp.Header.Get("Content-Type")); err != nil {
+	ct := resp.Header.Get("Content-Type")
+	sniff, err := checkContentType(ct)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNotAFeed, u.Redacted(), err)
 	}
 	limit := p.cfg.MaxBodyBytes
@@ -198,7 +310,14 @@ func (p *Poller) fetchOnce(ctx context.Context, rawURL, etag string, wait time.D
 		return nil, fmt.Errorf("poller: GET %s: unsupported Content-Encoding %q", u.Redacted(), enc)
 	}
 	lr := &limitReader{r: body, n: limit}
-	if err := p.decode(pg, resp.Request.URL, lr); err != nil {
+	doc, err := prepare(lr, ct, sniff)
+	if err != nil {
+		if lr.err != nil {
+			return nil, &retryable{err: fmt.Errorf("poller: GET %s: reading body: %w", u.Redacted(), lr.err)}
+		}
+		return nil, fmt.Errorf("%w: %s: %w", ErrNotAFeed, u.Redacted(), err)
+	}
+	if err := p.decode(pg, resp.Request.URL, doc); err != nil {
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
@@ -212,7 +331,7 @@ func (p *Poller) fetchOnce(ctx context.Context, rawURL, etag string, wait time.D
 			return nil, &retryable{err: fmt.Errorf("poller: GET %s: %w", u.Redacted(), err)}
 		case errors.Is(err, feed.ErrNotAtom):
 			return nil, fmt.Errorf("%w: %s: %w", ErrNotAFeed, u.Redacted(), err)
-		case errors.Is(err, ErrInvalidEntry):
+		case errors.Is(err, ErrInvalidEntry), errors.Is(err, ErrUnsupportedFeed):
 			return nil, err
 		}
 		return nil, fmt.Errorf("poller: GET %s: %w", u.Redacted(), err)
@@ -236,17 +355,33 @@ func (p *Poller) gunzip(r io.Reader) (*gzip.Reader, error) {
 }
 
 // decode reads the feed document in r into pg, resolving its links against
-// base, the URL it came from.
+// base, the URL it came from, and the xml:base attributes in scope.
 func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
 	n := 0
+	noContent := "" // the ID of an entry without content, for paged feeds
 	pg.events = make([]eventfeed.Event, 0, p.entries.Load())
-	f, err := feed.Decode(r, feed.DecodeOptions{MaxBytes: p.cfg.MaxBodyBytes}, func(e *feed.Entry) error {
+	f, err := feed.Decode(r, feed.DecodeOptions{MaxBytes: p.cfg.MaxBodyBytes, Base: base}, func(e *feed.Entry) error {
 		n++
 		if e.ID == "" {
 			return fmt.Errorf("%w: entry %d of %s has no atom:id", ErrInvalidEntry, n, pg.url)
 		}
+		if c := &e.Content; noContent == "" && c.Src == "" && c.Type == "" && len(c.Body) == 0 {
+			noContent = e.ID
+		}
 		ev, err := e.Event(p.feedName)
-		if err != nil {
+		switch {
+		case errors.Is(err, feed.ErrOutOfLineContent):
+			// Fetched once the page is read (fetchContents).
+			if pg.srcs == nil {
+				pg.srcs = make(map[string]string)
+			}
+			src := strings.TrimSpace(e.Content.Src) // absolute when under an xml:base
+			if ref, err := url.Parse(src); err == nil {
+				src = base.ResolveReference(ref).String()
+			}
+			pg.srcs[ev.ID] = src
+			ev.ContentType = e.Content.Type
+		case err != nil:
 			return fmt.Errorf("%w: %s: %w", ErrInvalidEntry, pg.url, err)
 		}
 		// Entry.Event's strings and Data are not reused by Decode: the
@@ -277,6 +412,12 @@ func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
 			dst = &pg.prev
 		case feed.RelNextArchive:
 			dst = &pg.next
+		case feed.RelLast:
+			dst = &pg.last
+		case feed.RelPrevious, "prev":
+			dst = &pg.newer
+		case feed.RelNext:
+			dst = &pg.older
 		default:
 			continue
 		}
@@ -298,7 +439,19 @@ func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
 		pg.events = slices.Clone(pg.events)
 	}
 	pg.archive = f.Archive || pg.next != ""
-	pg.seq = order(pg.events)
+	pg.paged = !pg.archive && pg.prev == "" && (pg.last != "" || pg.newer != "" || pg.older != "")
+	if pg.seq = sortBySeq(pg.events); !pg.seq && pg.paged && len(pg.events) > 0 {
+		if err := p.numberPaged(pg); err != nil {
+			return err
+		}
+	}
+	if !pg.seq {
+		pg.dir = direction(pg.events)
+	}
+	if pg.paged && noContent != "" {
+		return fmt.Errorf("%w: entry %s of %s carries no content: ask for it in the feed "+
+			"(EventStoreDB: follow the stream's URL with ?embed=body)", ErrUnsupportedFeed, noContent, pg.url)
+	}
 	if _, hi := pg.seqRange(); hi > 0 {
 		p.mu.Lock()
 		p.maxSeq = max(p.maxSeq, hi)
@@ -307,21 +460,155 @@ func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
 	return nil
 }
 
+// numberPaged orders the entries of pg, a page of a paged feed without
+// ef:seq, by the number that ends their IDs: EventStoreDB's entries are
+// {stream URL}/{event number}, and the paging links promise no order by
+// themselves. Entries become events with Seq number+1. A page whose
+// entries are not so numbered, or leave their content out, is refused.
+func (p *Poller) numberPaged(pg *page) error {
+	prefix := ""
+	for i := range pg.events {
+		ev := &pg.events[i]
+		j := strings.LastIndexByte(ev.ID, '/')
+		num := ev.ID[j+1:]
+		if i == 0 {
+			prefix = ev.ID[:j+1]
+		}
+		n, err := strconv.ParseUint(num, 10, 63)
+		if j < 0 || ev.ID[:j+1] != prefix || err != nil || strconv.FormatUint(n, 10) != num {
+			return fmt.Errorf("%w: %s is a paged feed (RFC 5005 §3: first, last, previous, next links), whose links promise no order, "+
+				"and its entries carry neither ef:seq nor numbered IDs ({stream}/{number}, as EventStoreDB writes them) "+
+				"to order them by: entry %s", ErrUnsupportedFeed, pg.url, ev.ID)
+		}
+		ev.Seq = n + 1
+	}
+	pg.seq = sortBySeq(pg.events)
+	return nil
+}
+
 // checkContentType accepts the media types feeds are served with, and a
-// missing one (the decoder then tells).
-func checkContentType(ct string) error {
+// missing one (the decoder then tells). It reports whether the body must
+// be sniffed: raw file hosts and object stores serve Atom as text/plain
+// or application/octet-stream.
+func checkContentType(ct string) (sniff bool, err error) {
 	if ct == "" {
-		return nil
+		return false, nil
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
-		return fmt.Errorf("bad Content-Type %q: %w", ct, err)
+		return false, fmt.Errorf("bad Content-Type %q: %w", ct, err)
 	}
 	switch mt {
 	case "application/atom+xml", "application/xml", "text/xml":
+		return false, nil
+	case "text/plain", "application/octet-stream":
+		return true, nil
+	}
+	return false, fmt.Errorf("Content-Type is %s", mt)
+}
+
+// sniffBytes is how much of a body prepare looks at.
+const sniffBytes = 1024
+
+// prepare returns the document in r as UTF-8: a body in ISO-8859-1 or
+// windows-1252 (by the Content-Type's charset, else the XML declaration's
+// encoding) is decoded, its declaration rewritten to say UTF-8. With
+// sniff, the body must start as an Atom feed does (an XML declaration,
+// comments, then a feed element), or it is refused.
+func prepare(r io.Reader, ct string, sniff bool) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, sniffBytes)
+	head, _ := br.Peek(sniffBytes) // a short body: the decoder tells
+	if sniff && !looksLikeFeed(head) {
+		mt, _, _ := mime.ParseMediaType(ct)
+		return nil, fmt.Errorf("Content-Type is %s and the body does not start as an Atom feed", mt)
+	}
+	_, params, _ := mime.ParseMediaType(ct)
+	declEnd := 0
+	enc := params["charset"]
+	if bytes.HasPrefix(head, []byte("<?xml")) {
+		if i := bytes.Index(head, []byte("?>")); i > 0 {
+			declEnd = i + 2
+			if enc == "" {
+				enc = string(xmlEncoding(head[:declEnd]))
+			}
+		}
+	}
+	var cm *charmap.Charmap
+	switch strings.ToLower(strings.TrimSpace(enc)) {
+	case "", "utf-8", "utf8", "us-ascii", "ascii":
+		return br, nil
+	case "iso-8859-1", "iso8859-1", "latin1", "l1", "iso_8859-1":
+		cm = charmap.ISO8859_1
+	case "windows-1252", "cp1252", "x-cp1252":
+		cm = charmap.Windows1252
+	default:
+		return nil, fmt.Errorf("encoding %q is not supported (UTF-8, ISO-8859-1, windows-1252)", enc)
+	}
+	decl := []byte(`<?xml version="1.0" encoding="UTF-8"?>`)
+	if declEnd > 0 {
+		if _, err := br.Discard(declEnd); err != nil {
+			return nil, err
+		}
+	}
+	return io.MultiReader(bytes.NewReader(decl), transform.NewReader(br, cm.NewDecoder())), nil
+}
+
+// xmlEncoding returns the encoding pseudo-attribute of an XML declaration.
+func xmlEncoding(decl []byte) []byte {
+	i := bytes.Index(decl, []byte("encoding"))
+	if i < 0 {
 		return nil
 	}
-	return fmt.Errorf("Content-Type is %s", mt)
+	rest := bytes.TrimLeft(decl[i+len("encoding"):], " \t\r\n")
+	rest, ok := bytes.CutPrefix(rest, []byte("="))
+	if !ok {
+		return nil
+	}
+	rest = bytes.TrimLeft(rest, " \t\r\n")
+	if len(rest) == 0 || rest[0] != '"' && rest[0] != '\'' {
+		return nil
+	}
+	q := rest[0]
+	end := bytes.IndexByte(rest[1:], q)
+	if end < 0 {
+		return nil
+	}
+	return rest[1 : 1+end]
+}
+
+// looksLikeFeed reports whether head starts as an Atom feed document: an
+// optional byte order mark, XML declaration, comments, processing
+// instructions and white space, then a feed element (with any prefix).
+func looksLikeFeed(head []byte) bool {
+	b := bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
+	for {
+		b = bytes.TrimLeft(b, " \t\r\n")
+		switch {
+		case bytes.HasPrefix(b, []byte("<?")):
+			i := bytes.Index(b, []byte("?>"))
+			if i < 0 {
+				return false
+			}
+			b = b[i+2:]
+		case bytes.HasPrefix(b, []byte("<!--")):
+			i := bytes.Index(b, []byte("-->"))
+			if i < 0 {
+				return false
+			}
+			b = b[i+3:]
+		case bytes.HasPrefix(b, []byte("<")):
+			name := b[1:]
+			if i := bytes.IndexAny(name, " \t\r\n/>"); i >= 0 {
+				name = name[:i]
+			}
+			if j := bytes.IndexByte(name, ':'); j >= 0 {
+				name = name[j+1:]
+			}
+			return string(name) == "feed"
+		default:
+			return false
+		}
+	}
 }
 
 // truncated reports a decode error that says the document ended early: a

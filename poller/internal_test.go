@@ -12,6 +12,7 @@ import (
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/feed"
+	"github.com/eventfeed/eventfeed/store"
 )
 
 func TestOrder(t *testing.T) {
@@ -31,11 +32,23 @@ func TestOrder(t *testing.T) {
 		{"newest first, ties reversed", []eventfeed.Event{ev("d", 3, 0), ev("c", 2, 0), ev("b", 2, 0), ev("a", 1, 0)}, []string{"a", "b", "c", "d"}, false},
 		{"oldest first, ties kept", []eventfeed.Event{ev("a", 1, 0), ev("b", 2, 0), ev("c", 2, 0), ev("d", 3, 0)}, []string{"a", "b", "c", "d"}, false},
 		{"equal times: newest first assumed", []eventfeed.Event{ev("c", 1, 0), ev("b", 1, 0), ev("a", 1, 0)}, []string{"a", "b", "c"}, false},
+		{"equal times: the order learned", []eventfeed.Event{ev("a", 1, 0), ev("b", 1, 0), ev("c", 1, 0)}, []string{"a", "b", "c"}, false},
 		{"mostly oldest first", []eventfeed.Event{ev("a", 1, 0), ev("b", 2, 0), ev("c", 3, 0), ev("x", 0, 0), ev("d", 4, 0), ev("e", 4, 0)}, []string{"x", "a", "b", "c", "d", "e"}, false},
 	}
 	for _, tt := range tests {
 		in := slices.Clone(tt.in)
-		gotSeq := order(in)
+		gotSeq := sortBySeq(in)
+		if !gotSeq {
+			dir := direction(in)
+			if dir == store.OrderUnknown && strings.Contains(tt.name, "learned") {
+				dir = store.OrderOldestFirst
+			}
+			out := arrange(in, dir)
+			if !slices.EqualFunc(in, tt.in, func(a, b eventfeed.Event) bool { return a.ID == b.ID }) {
+				t.Errorf("%s: arrange changed the events it was given", tt.name)
+			}
+			in = out
+		}
 		got := make([]string, len(in))
 		for i := range in {
 			got[i] = in[i].ID

@@ -8,6 +8,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/store"
 )
 
 // page is one decoded feed document.
@@ -16,13 +17,31 @@ type page struct {
 	// Links of the document, resolved against the URL it came from (after
 	// redirects); "" when absent.
 	self, current, via, first, prev, next string
+	// last, newer and older are the RFC 5005 §3 paging links of a paged
+	// feed: last, previous (or prev) and next, read the way EventStoreDB
+	// writes them: last is the oldest page, previous leads to newer
+	// entries, next to older ones. The order of the entries (by seq)
+	// checks that reading.
+	last, newer, older string
+	// paged reports a paged feed (RFC 5005 §3): paging links and no
+	// archive links.
+	paged bool
 	// archive reports an archive document: fh:archive, or a next-archive
 	// link (a page with a successor is full and never changes).
 	archive bool
-	// events are the page's entries in the order to apply them.
+	// events are the page's entries: in seq order when every entry
+	// carries ef:seq (seq), else in the document's order (see arrange).
 	events []eventfeed.Event
-	// seq reports that every entry carries ef:seq.
-	seq bool
+	seq    bool
+	// dir is the order of the entries in the document, as told by their
+	// times; OrderUnknown when they cannot tell (and for seq pages).
+	dir store.Order
+
+	// srcs maps the IDs of entries with out-of-line content to the
+	// content's URL, until fetchContents fetched it; failed holds the
+	// entries whose content could not be fetched, by ID.
+	srcs   map[string]string
+	failed map[string]error
 
 	etag        string
 	maxAge      time.Duration // Cache-Control max-age, 0 when absent
@@ -42,6 +61,28 @@ func (pg *page) stableURL(p *Poller) string {
 		}
 	}
 	return pg.url
+}
+
+// successor is the page to apply after pg: its next-archive, or for a
+// paged feed the page of newer entries, unless pg is empty (a paged
+// feed's pages past its head are empty until entries arrive).
+func (pg *page) successor() string {
+	if pg.paged {
+		if len(pg.events) == 0 {
+			return ""
+		}
+		return pg.newer
+	}
+	return pg.next
+}
+
+// predecessor is the page of older entries: prev-archive, or for a paged
+// feed its next link.
+func (pg *page) predecessor() string {
+	if pg.paged {
+		return pg.older
+	}
+	return pg.prev
 }
 
 // pollTarget is the URL to poll once pg, the head, has been applied: the
@@ -73,25 +114,27 @@ func (pg *page) seqRange() (lo, hi uint64) {
 	return pg.events[0].Seq, pg.events[len(pg.events)-1].Seq
 }
 
-// order sorts events into the order to apply them: by ef:seq when every
-// entry has one; otherwise by time, entries with equal times in the
-// document's own direction. The direction is told from the entries whose
-// times differ (a vote of neighbours); newest-first, the common
-// convention, when it cannot be told. It reports whether seqs were used.
-func order(events []eventfeed.Event) bool {
-	seq := len(events) > 0
+// sortBySeq sorts events by ef:seq when every entry has one, and reports
+// whether it did.
+func sortBySeq(events []eventfeed.Event) bool {
+	if len(events) == 0 {
+		return false
+	}
 	for i := range events {
 		if events[i].Seq == 0 {
-			seq = false
-			break
+			return false
 		}
 	}
-	if seq {
-		if !slices.IsSortedFunc(events, bySeq) {
-			slices.SortStableFunc(events, bySeq)
-		}
-		return true
+	if !slices.IsSortedFunc(events, bySeq) {
+		slices.SortStableFunc(events, bySeq)
 	}
+	return true
+}
+
+// direction tells the order of a document's entries from those whose
+// times differ (a vote of neighbours): OrderUnknown when it cannot be
+// told, such as when every entry has the same time.
+func direction(events []eventfeed.Event) store.Order {
 	vote := 0
 	for i := 1; i < len(events); i++ {
 		switch events[i-1].Time.Compare(events[i].Time) {
@@ -101,11 +144,26 @@ func order(events []eventfeed.Event) bool {
 			vote--
 		}
 	}
-	if vote <= 0 {
-		slices.Reverse(events)
+	switch {
+	case vote > 0:
+		return store.OrderOldestFirst
+	case vote < 0:
+		return store.OrderNewestFirst
 	}
-	slices.SortStableFunc(events, func(a, b eventfeed.Event) int { return a.Time.Compare(b.Time) })
-	return false
+	return store.OrderUnknown
+}
+
+// arrange returns the entries of a document without seqs in the order to
+// apply them: by time, entries with equal times in the document's
+// direction dir, newest-first (the common convention) when unknown. The
+// events given are not changed: they may belong to a cached page.
+func arrange(events []eventfeed.Event, dir store.Order) []eventfeed.Event {
+	out := slices.Clone(events)
+	if dir != store.OrderOldestFirst {
+		slices.Reverse(out)
+	}
+	slices.SortStableFunc(out, func(a, b eventfeed.Event) int { return a.Time.Compare(b.Time) })
+	return out
 }
 
 func bySeq(a, b eventfeed.Event) int {

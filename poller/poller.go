@@ -31,7 +31,7 @@ const (
 	DefaultMaxRetries      = 5
 	DefaultBatchSize       = 500
 	DefaultPrefetch        = 2
-	DefaultRecentIDs       = 10_000
+	DefaultRecentIDs       = 1000
 )
 
 // maxRetryAfter caps the wait a server may ask for with Retry-After, so
@@ -77,6 +77,12 @@ type Config struct {
 	AllowCrossOrigin bool
 	// Backoff spaces retries after failures.
 	Backoff Backoff
+	// MaxRetryTime bounds how long a request, or an Apply, is retried:
+	// once its failures have gone on that long, Sync and Run return the
+	// last one, wrapped in ErrGaveUp. Zero means no bound: retry until the
+	// context ends (what a service following a feed wants; a one-off
+	// catch-up may want to give up on an unreachable host instead).
+	MaxRetryTime time.Duration
 	// DeadLetter parks an event that the replica's projection failed on
 	// MaxRetries times (Replica.Park) and goes on with the next. When
 	// false, the batch is retried with backoff until it applies.
@@ -92,9 +98,14 @@ type Config struct {
 	// being applied while catching up. Zero means DefaultPrefetch;
 	// negative fetches the next page only after the current one is applied.
 	Prefetch int
-	// RecentIDs is how many applied entry IDs are remembered to drop
-	// duplicates that feeds without ef:seq may carry. Zero means
-	// DefaultRecentIDs.
+	// RecentIDs is how many applied entry IDs of a feed without ef:seq
+	// the checkpoint keeps, committed with the events, to tell what was
+	// applied from what was not: an entry whose ID is kept is dropped as
+	// a duplicate. The checkpoint keeps at least the entries of the
+	// largest page applied since the Poller started, so that a page read
+	// again after a restart is always recognised. An entry that shows up
+	// again after more than that many others were applied is applied
+	// again. Zero means DefaultRecentIDs.
 	RecentIDs int
 	// FeedName is the Feed given to the events applied. Empty means one
 	// made from the source URL's last path segment (see New).
@@ -391,6 +402,18 @@ func (p *Poller) count(f func(*Stats)) {
 	p.mu.Unlock()
 }
 
+// noteFinal counts err, which ends a Sync or Run and is returned to the
+// caller, who reports it: it is logged at debug level only, so that it is
+// not reported twice.
+func (p *Poller) noteFinal(err error, msg string) {
+	p.mu.Lock()
+	p.stats.Errors++
+	p.stats.LastError = err
+	p.stats.LastErrorAt = time.Now()
+	p.mu.Unlock()
+	p.log.Debug(msg, "err", err)
+}
+
 // noteError counts err and logs it.
 func (p *Poller) noteError(err error, msg string, attrs ...any) {
 	p.mu.Lock()
@@ -418,7 +441,7 @@ func (p *Poller) Sync(ctx context.Context) error {
 		_, err = p.catchUp(ctx, s, s.startURL(p))
 	}
 	if err != nil && ctx.Err() == nil {
-		p.noteError(err, "sync failed")
+		p.noteFinal(err, "sync failed")
 	}
 	return err
 }
@@ -439,7 +462,7 @@ func (p *Poller) Run(ctx context.Context) error {
 	if ctx.Err() != nil && (err == nil || errors.Is(err, ctx.Err())) {
 		return nil
 	}
-	p.noteError(err, "run failed")
+	p.noteFinal(err, "run failed")
 	return err
 }
 

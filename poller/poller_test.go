@@ -478,7 +478,7 @@ func TestBadInput(t *testing.T) {
 			if n := len(r.Applied()); n != 0 {
 				t.Errorf("replica applied %d events, want none", n)
 			}
-			if after := checkpointOf(t, r, source); after != before {
+			if after := checkpointOf(t, r, source); !after.Equal(before) {
 				t.Errorf("checkpoint = %+v, want it unchanged: %+v", after, before)
 			}
 			if st := p.Stats(); st.LastError == nil || st.Errors == 0 {

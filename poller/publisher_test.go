@@ -194,7 +194,7 @@ func TestPublisherReset(t *testing.T) {
 	if !errors.Is(err, eventfeed.ErrCheckpointLost) || !errors.Is(err, eventfeed.ErrFeedReset) {
 		t.Fatalf("Sync after a reset: %v, want ErrCheckpointLost and ErrFeedReset", err)
 	}
-	if after := checkpointOf(t, r, e.url("orders")); after != before || len(r.Applied()) != 12 {
+	if after := checkpointOf(t, r, e.url("orders")); !after.Equal(before) || len(r.Applied()) != 12 {
 		t.Errorf("replica changed: checkpoint %+v (was %+v), %d events (was 12)", after, before, len(r.Applied()))
 	}
 }

@@ -36,3 +36,22 @@ func (r *recentIDs) add(id string) {
 	}
 	r.set[id] = struct{}{}
 }
+
+// grow makes room for n IDs, keeping those remembered.
+func (r *recentIDs) grow(n int) {
+	if n <= r.n {
+		return
+	}
+	r.ring = r.ids()
+	r.next = 0
+	r.n = n
+}
+
+// ids returns the IDs remembered, oldest first.
+func (r *recentIDs) ids() []string {
+	out := make([]string, 0, len(r.ring))
+	if len(r.ring) < r.n {
+		return append(out, r.ring...)
+	}
+	return append(append(out, r.ring[r.next:]...), r.ring[:r.next]...)
+}

@@ -16,6 +16,13 @@ import (
 // session is what one Sync or Run knows while it runs.
 type session struct {
 	cp store.Checkpoint // the last checkpoint committed
+	// order is the order of the feed's entries within a page, as learned
+	// from the pages whose times tell it; kept in the checkpoint.
+	order store.Order
+	// window is how many applied IDs the checkpoint keeps for a feed
+	// without seqs: Config.RecentIDs, or more for pages that hold more
+	// entries, so that a page read again is always recognised.
+	window int
 	// pages counts the pages visited by the current catch-up, against
 	// Config.MaxPagesPerSync. The walk that runs at a time owns it.
 	pages int
@@ -29,7 +36,13 @@ func (p *Poller) begin(ctx context.Context) (*session, error) {
 		return nil, fmt.Errorf("poller: read checkpoint of %s: %w", src, err)
 	}
 	cp.Source = src
-	return &session{cp: cp}, nil
+	// What was applied lately is the checkpoint's, not this Poller's:
+	// another process, or this one before a restart, may have moved it.
+	p.seen = newRecentIDs(max(p.cfg.RecentIDs, len(cp.Recent)))
+	for _, id := range cp.Recent {
+		p.seen.add(id)
+	}
+	return &session{cp: cp, order: cp.Order, window: max(p.cfg.RecentIDs, len(cp.Recent))}, nil
 }
 
 // resuming reports whether the session has a position to resume from.
@@ -125,7 +138,12 @@ type walk struct {
 // returns the walk that applies what follows it.
 func (p *Poller) locate(ctx context.Context, s *session, h *page) (walk, error) {
 	if !s.resuming() {
-		if h.first != "" && h.first != h.url {
+		switch {
+		case h.paged && h.last != "" && h.last != h.url:
+			// A paged feed's oldest page is its last (its first is
+			// the newest, as EventStoreDB writes them).
+			return walk{urls: []string{h.last}}, nil
+		case !h.paged && h.first != "" && h.first != h.url:
 			return walk{urls: []string{h.first}}, nil
 		}
 		path, err := p.walkBack(ctx, s, h, nil)
@@ -139,13 +157,60 @@ func (p *Poller) locate(ctx context.Context, s *session, h *page) (walk, error) 
 		return walk{}, err
 	}
 	if found {
-		return walk{last: h, start: true}, nil
+		before, err := p.unappliedBefore(ctx, s, h)
+		if err != nil {
+			return walk{}, p.lostIfGone(s, err)
+		}
+		return walk{urls: before, last: h, start: true}, nil
 	}
 	path, err := p.walkBack(ctx, s, h, func(pg *page) (bool, error) { return p.holds(s, pg) })
 	if err != nil {
 		return walk{}, p.lostIfGone(s, err)
 	}
-	return walk{urls: reversed(path[1:]), last: h, start: true}, nil
+	at, err := p.fetchPage(ctx, path[len(path)-1]) // in the page cache, mostly
+	if err != nil {
+		return walk{}, p.lostIfGone(s, err)
+	}
+	before, err := p.unappliedBefore(ctx, s, at)
+	if err != nil {
+		return walk{}, p.lostIfGone(s, err)
+	}
+	return walk{urls: append(before, reversed(path[1:])...), last: h, start: true}, nil
+}
+
+// unappliedBefore returns the URLs of the pages before pg, oldest first,
+// that hold entries not applied, for a feed without seqs: the checkpoint's
+// entry on pg may be a copy that a feed repeated after newer entries, and
+// what lies between must not be skipped. Entries applied already are
+// dropped again when the pages are gathered.
+func (p *Poller) unappliedBefore(ctx context.Context, s *session, pg *page) ([]string, error) {
+	if !p.seen.contains(s.cp.LastID) {
+		// A checkpoint that keeps no IDs (written before checkpoints
+		// kept them) cannot tell what was applied.
+		return nil, nil
+	}
+	var path []string
+	visited := map[string]bool{pg.url: true}
+	for cur := pg; !cur.seq && cur.predecessor() != ""; {
+		u := cur.predecessor()
+		if visited[u] {
+			return nil, fmt.Errorf("%w: the link to older entries of %s leads back to %s", ErrLinkLoop, cur.url, u)
+		}
+		visited[u] = true
+		if err := s.visit(p); err != nil {
+			return nil, err
+		}
+		prev, err := p.fetchPage(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		if prev.seq || !slices.ContainsFunc(prev.events, func(ev eventfeed.Event) bool { return !p.seen.contains(ev.ID) }) {
+			break
+		}
+		path = append(path, u)
+		cur = prev
+	}
+	return reversed(path), nil
 }
 
 // errOldest ends a walk back that reached the oldest page.
@@ -157,10 +222,10 @@ var errOldest = errors.New("reached the oldest page")
 func (p *Poller) walkBack(ctx context.Context, s *session, h *page, found func(*page) (bool, error)) ([]string, error) {
 	visited := map[string]bool{h.url: true}
 	path := []string{h.url}
-	for cur := h; cur.prev != ""; {
-		u := cur.prev
+	for cur := h; cur.predecessor() != ""; {
+		u := cur.predecessor()
 		if visited[u] {
-			return nil, fmt.Errorf("%w: prev-archive of %s leads back to %s", ErrLinkLoop, cur.url, u)
+			return nil, fmt.Errorf("%w: the link to older entries of %s leads back to %s", ErrLinkLoop, cur.url, u)
 		}
 		visited[u] = true
 		if err := s.visit(p); err != nil {
@@ -213,8 +278,12 @@ func (p *Poller) holds(s *session, pg *page) (bool, error) {
 
 // lost returns an error wrapping eventfeed.ErrCheckpointLost.
 func (p *Poller) lost(s *session, format string, args ...any) error {
-	return fmt.Errorf("%w: entry %s (seq %d) of page %s: %s", eventfeed.ErrCheckpointLost,
-		s.cp.LastID, s.cp.Seq, s.cp.Page, fmt.Sprintf(format, args...))
+	at := ""
+	if s.cp.Seq > 0 {
+		at = fmt.Sprintf(" (seq %d)", s.cp.Seq)
+	}
+	return fmt.Errorf("%w: entry %s%s of page %s: %s", eventfeed.ErrCheckpointLost,
+		s.cp.LastID, at, s.cp.Page, fmt.Sprintf(format, args...))
 }
 
 // lostIfGone turns a 404 or 410 met while resuming into
@@ -268,7 +337,9 @@ func (p *Poller) forward(ctx context.Context, s *session, w walk) (*page, error)
 		if f.err != nil {
 			return f.err
 		}
-		p.gather(s, &b, f.pg, start)
+		if err := p.gather(ctx, s, &b, f.pg, start); err != nil {
+			return err
+		}
 		start = false
 		last = f.pg
 		return nil
@@ -352,8 +423,8 @@ func (p *Poller) produce(ctx context.Context, s *session, w walk, ch chan<- fetc
 		}
 		last = w.last
 	}
-	for last != nil && last.next != "" {
-		last = get(last.next)
+	for last != nil && last.successor() != "" {
+		last = get(last.successor())
 	}
 }
 
@@ -382,15 +453,45 @@ func (b *batch) reset() {
 
 // gather adds the events of pg that are new to b. start says that pg holds
 // the checkpoint's position, so only what follows it is new.
-func (p *Poller) gather(s *session, b *batch, pg *page, start bool) {
+func (p *Poller) gather(ctx context.Context, s *session, b *batch, pg *page, start bool) error {
 	lastID, lastSeq := s.cp.LastID, s.cp.Seq
 	if n := len(b.events); n > 0 {
 		lastID, lastSeq = b.events[n-1].ID, b.events[n-1].Seq
 	}
+	if pg.paged && pg.seq && len(pg.events) > 0 && lastSeq > 0 {
+		// The paging links of RFC 5005 §3 promise no direction: the
+		// entries' numbers check the one taken.
+		switch lo, hi := pg.seqRange(); {
+		case !start && hi <= lastSeq:
+			return fmt.Errorf("%w: %s, reached by the link to newer entries, holds seq %d to %d, not after those applied (to %d): "+
+				"the paging links do not lead the way this feed was read", ErrUnsupportedFeed, pg.url, lo, hi, lastSeq)
+		case lo > lastSeq+1:
+			return fmt.Errorf("%w: %s starts at seq %d, but the last one applied is %d: entries are missing between pages",
+				ErrUnsupportedFeed, pg.url, lo, lastSeq)
+		}
+	}
 	events := pg.events
+	if !pg.seq {
+		dir := pg.dir
+		switch {
+		case dir == store.OrderUnknown:
+			dir = s.order
+		case s.order != dir:
+			p.log.Debug("entry order learned", "page", pg.url, "order", dir)
+			s.order = dir
+		}
+		events = arrange(events, dir)
+		// Two pages' worth: a resume looks at the page before the
+		// checkpoint's too (see unappliedBefore).
+		s.window = max(s.window, 2*len(events))
+	}
 	bySeq := pg.seq && lastSeq > 0
-	if start && !bySeq {
-		if i := pg.index(lastID); i >= 0 {
+	// Without seqs, what is new is what was not applied: entries with
+	// equal times may be in another order on another read of the page.
+	// Only a checkpoint that keeps no IDs (written before it kept them)
+	// falls back to what follows its last entry.
+	if start && !bySeq && !p.seen.contains(lastID) {
+		if i := indexOf(events, lastID); i >= 0 {
 			events = events[i+1:]
 		}
 	}
@@ -405,6 +506,22 @@ func (p *Poller) gather(s *session, b *batch, pg *page, start bool) {
 			dups++
 			continue
 		}
+		if ferr := pg.failed[ev.ID]; ferr != nil {
+			// Out-of-line content that could not be fetched: what
+			// came before is applied; the entry stops the feed, or
+			// is parked.
+			if !p.cfg.DeadLetter {
+				return ferr
+			}
+			if err := p.commit(ctx, s, b); err != nil {
+				return err
+			}
+			if err := p.park(ctx, s, []eventfeed.Event{ev}, []string{url}, 0, &store.ApplyError{Event: ev, Err: ferr}); err != nil {
+				return err
+			}
+			lastSeq = max(lastSeq, ev.Seq)
+			continue
+		}
 		b.add(ev, url)
 		added++
 		lastSeq = max(lastSeq, ev.Seq)
@@ -413,6 +530,7 @@ func (p *Poller) gather(s *session, b *batch, pg *page, start bool) {
 		p.count(func(st *Stats) { st.Duplicates += uint64(dups) })
 	}
 	p.log.Debug("page", "url", pg.url, "entries", len(pg.events), "new", added)
+	return nil
 }
 
 // commit applies b to the replica with the checkpoint after its last event,
@@ -421,9 +539,10 @@ func (p *Poller) gather(s *session, b *batch, pg *page, start bool) {
 func (p *Poller) commit(ctx context.Context, s *session, b *batch) error {
 	defer b.reset()
 	events, pages := b.events, b.pages
+	var first time.Time // of the failures in a row
 	for attempt := 0; len(events) > 0; attempt++ {
 		n := len(events)
-		cp := p.checkpointAt(s, events[n-1], pages[n-1])
+		cp := p.checkpointAt(s, events, n-1, pages[n-1])
 		err := p.replica.Apply(ctx, cp, events)
 		if err == nil {
 			p.committed(s, cp, events, 0)
@@ -432,7 +551,7 @@ func (p *Poller) commit(ctx context.Context, s *session, b *batch) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(err, eventfeed.ErrClosed) {
+		if errors.Is(err, eventfeed.ErrClosed) || errors.Is(err, store.ErrCheckpointMoved) {
 			return fmt.Errorf("poller: apply: %w", err)
 		}
 		p.noteError(err, "apply failed; retrying", "events", n)
@@ -444,13 +563,20 @@ func (p *Poller) commit(ctx context.Context, s *session, b *batch) error {
 						return err
 					}
 					events, pages = events[i+1:], pages[i+1:]
-					attempt = -1
+					attempt, first = -1, time.Time{}
 					continue
 				}
 			}
 		}
+		if first.IsZero() {
+			first = time.Now()
+		}
+		d := p.backoff(attempt)
+		if err := p.giveUp(first, d, attempt, err); err != nil {
+			return fmt.Errorf("poller: apply: %w", err)
+		}
 		p.count(func(st *Stats) { st.Retries++ })
-		if err := sleep(ctx, p.backoff(attempt)); err != nil {
+		if err := sleep(ctx, d); err != nil {
 			return err
 		}
 	}
@@ -470,7 +596,7 @@ func (p *Poller) park(ctx context.Context, s *session, events []eventfeed.Event,
 		}
 	}
 	ev := events[i]
-	cp := p.checkpointAt(s, ev, pages[i])
+	cp := p.checkpointAt(s, events, i, pages[i])
 	for attempt := 0; ; attempt++ {
 		err := p.replica.Park(ctx, cp, ev, ae.Err.Error())
 		if err == nil {
@@ -479,7 +605,7 @@ func (p *Poller) park(ctx context.Context, s *session, events []eventfeed.Event,
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(err, eventfeed.ErrClosed) {
+		if errors.Is(err, eventfeed.ErrClosed) || errors.Is(err, store.ErrCheckpointMoved) {
 			return fmt.Errorf("poller: park: %w", err)
 		}
 		p.noteError(err, "park failed; retrying", "id", ev.ID)
@@ -493,21 +619,52 @@ func (p *Poller) park(ctx context.Context, s *session, events []eventfeed.Event,
 	return nil
 }
 
-// checkpointAt is the checkpoint after ev, found on the page at pageURL.
-func (p *Poller) checkpointAt(s *session, ev eventfeed.Event, pageURL string) store.Checkpoint {
-	return store.Checkpoint{
+// checkpointAt is the checkpoint after events[:i+1] are committed, the
+// last of them found on the page at pageURL. For a feed without seqs it
+// keeps the IDs applied last (the session's window of them).
+func (p *Poller) checkpointAt(s *session, events []eventfeed.Event, i int, pageURL string) store.Checkpoint {
+	ev := events[i]
+	cp := store.Checkpoint{
 		Source:  s.cp.Source,
 		Page:    pageURL,
 		LastID:  ev.ID,
 		Seq:     ev.Seq,
 		Epoch:   s.cp.Epoch,
+		Order:   s.order,
+		Version: s.cp.Version,
 		Updated: time.Now(),
 	}
+	if ev.Seq == 0 {
+		cp.Recent = p.recentAfter(s, events[:i+1])
+	}
+	return cp
+}
+
+// recentAfter returns the IDs the checkpoint keeps once events are
+// applied: the last s.window applied, oldest first.
+func (p *Poller) recentAfter(s *session, events []eventfeed.Event) []string {
+	ids := p.seen.ids()
+	for _, ev := range events {
+		if !p.seen.contains(ev.ID) {
+			ids = append(ids, ev.ID)
+		}
+	}
+	if len(ids) > s.window {
+		ids = ids[len(ids)-s.window:]
+	}
+	return ids
+}
+
+// indexOf returns the position of the event with id in events, or -1.
+func indexOf(events []eventfeed.Event, id string) int {
+	return slices.IndexFunc(events, func(ev eventfeed.Event) bool { return ev.ID == id })
 }
 
 // committed records a successful Apply (parked 0) or Park (parked 1).
 func (p *Poller) committed(s *session, cp store.Checkpoint, events []eventfeed.Event, parked int) {
+	cp.Version++
 	s.cp = cp
+	p.seen.grow(s.window)
 	for _, ev := range events {
 		p.seen.add(ev.ID)
 		if len(p.failures) > 0 {

@@ -12,7 +12,12 @@
 // # Replica
 //
 // A Replica applies events to a consumer's local state and commits the
-// consumer's [Checkpoint] in the same transaction.
+// consumer's [Checkpoint] in the same transaction. Each commit is fenced
+// by the checkpoint's Version: it succeeds only while the stored
+// checkpoint is the one the consumer read, so that a second consumer of
+// the same source stops with [ErrCheckpointMoved] instead of applying
+// events twice. The checkpoint also keeps what a consumer learned of a
+// feed without seqs (the order of its entries, the IDs it applied last).
 //
 // # Implementations
 //

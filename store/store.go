@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/eventfeed/eventfeed"
@@ -77,12 +78,58 @@ type Checkpoint struct {
 	Seq uint64
 	// Epoch is the publisher's epoch when known, "" otherwise.
 	Epoch string
+	// Order is the order of the feed's entries within a page, once a
+	// consumer has learned it; OrderUnknown before.
+	Order Order
+	// Recent holds the IDs of the entries applied last, oldest first, for
+	// feeds without seq: a consumer drops an entry whose ID it holds.
+	// The consumer chooses how many it keeps; the store keeps them as
+	// given, in the same transaction as the events.
+	Recent []string
+	// Version counts the commits of the checkpoint: 0 for a source never
+	// applied. Apply and Park take the Version of the checkpoint they
+	// replace (the one Checkpoint returned) and commit only while the
+	// stored checkpoint still has it; the stored checkpoint then has
+	// Version+1. Another Version is ErrCheckpointMoved.
+	Version uint64
 	// Updated is when the checkpoint was last committed.
 	Updated time.Time
 }
 
 // IsZero reports whether c is the checkpoint of a source never read.
 func (c Checkpoint) IsZero() bool { return c.Page == "" && c.LastID == "" }
+
+// Equal reports whether c and d are the same checkpoint, Updated aside.
+func (c Checkpoint) Equal(d Checkpoint) bool {
+	return c.Source == d.Source && c.Page == d.Page && c.LastID == d.LastID && c.Seq == d.Seq &&
+		c.Epoch == d.Epoch && c.Order == d.Order && c.Version == d.Version && slices.Equal(c.Recent, d.Recent)
+}
+
+// Order is the order of a feed's entries within its documents.
+type Order int8
+
+const (
+	OrderUnknown     Order = 0
+	OrderOldestFirst Order = 1
+	OrderNewestFirst Order = 2
+)
+
+func (o Order) String() string {
+	switch o {
+	case OrderOldestFirst:
+		return "oldest-first"
+	case OrderNewestFirst:
+		return "newest-first"
+	}
+	return "unknown"
+}
+
+// ErrCheckpointMoved reports an Apply or Park whose checkpoint's Version is
+// not the stored one: another consumer committed for the same source since
+// this one read the checkpoint. Nothing of the call was committed. Two
+// consumers that follow one source into one replica would apply its
+// events twice; this error stops the second.
+var ErrCheckpointMoved = errors.New("store: checkpoint moved by another consumer")
 
 // A Replica is a consumer's local store: it applies events and commits its
 // checkpoint in the same transaction, so that after a crash at any point
@@ -95,12 +142,16 @@ type Replica interface {
 	// Apply applies events in order and stores cp (whose Source names the
 	// source) in one transaction. When applying an event fails the
 	// transaction is rolled back and the error is an *ApplyError naming the
-	// event. An empty events slice only moves the checkpoint.
+	// event. An empty events slice only moves the checkpoint. cp.Version
+	// must be the Version of the stored checkpoint (0 when there is none),
+	// else nothing is applied and the error wraps ErrCheckpointMoved; the
+	// checkpoint stored has Version cp.Version+1.
 	Apply(ctx context.Context, cp Checkpoint, events []eventfeed.Event) error
 
 	// Park records ev as a dead letter of cp.Source with reason, without
 	// applying it, and stores cp, in one transaction. A consumer parks an
 	// event that its projection cannot apply, to go on with the rest.
+	// cp.Version is checked and moved as by Apply.
 	Park(ctx context.Context, cp Checkpoint, ev eventfeed.Event, reason string) error
 }
 

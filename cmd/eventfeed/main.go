@@ -5,7 +5,7 @@
 //	eventfeed serve  [-db events.db] [-addr 127.0.0.1:8080] [-page-size 100]
 //	eventfeed append [-db events.db] -feed NAME -type TYPE [-subject S] [-id ID] [-content-type T] [DATA]
 //	eventfeed seed   [-db events.db] -feed NAME -n COUNT [-size BYTES]
-//	eventfeed tail   [-db replica.db] [-follow] URL
+//	eventfeed tail   [-db replica.db] [-follow | -retry 30s] URL
 //
 // Run "eventfeed COMMAND -h" for the flags of a command.
 package main

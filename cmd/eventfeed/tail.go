@@ -35,8 +35,10 @@ import (
 // when the content is JSON, the text when it is valid UTF-8, else its
 // standard Base64.
 //
-// Without -follow it exits once it has caught up with the feed; with it,
-// it goes on printing new entries until interrupted. With -db the
+// Without -follow it exits once it has caught up with the feed, or with
+// status 1 once a request has failed for -retry (30 s by default); with
+// it, it goes on printing new entries until interrupted, retrying
+// failures for as long as it takes. With -db the
 // checkpoint is kept in a SQLite replica file, so the next run prints only
 // the entries that came since. Lines are printed and flushed inside the
 // replica's transaction, before it commits: a crash between the two
@@ -44,11 +46,12 @@ import (
 // what a run has committed is never printed again, and nothing is ever
 // skipped.
 func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("tail", "[-db replica.db | -postgres DSN] [-follow] URL", stderr)
+	fs := newFlagSet("tail", "[-db replica.db | -postgres DSN] [-follow | -retry 30s] URL", stderr)
 	db := fs.String("db", "", "SQLite `file` keeping the checkpoint, so that the next run prints only new entries (default: none, print everything)")
 	dsn := fs.String("postgres", "", "PostgreSQL `DSN` keeping the checkpoint instead of -db; one tail at a time follows a URL there")
 	schema := fs.String("schema", postgres.DefaultSchema, "PostgreSQL `schema` of the checkpoint, with -postgres")
 	follow := fs.Bool("follow", false, "keep printing new entries after catching up, until interrupted")
+	retry := fs.Duration("retry", 30*time.Second, "without -follow, how long to retry a failing request before giving up (exit 1); -follow retries until interrupted")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -91,9 +94,16 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		defer lease.Release()
 		replica = &batchReplica{Replica: r, pr: pr}
 	}
-	p, err := poller.New(source, replica, poller.Config{
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	cfg := poller.Config{
+		Logger: slog.New(&onceHandler{Handler: slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}), mu: new(sync.Mutex), last: new(string)}),
+	}
+	if !*follow {
+		if *retry <= 0 {
+			return usagef("-retry must be positive")
+		}
+		cfg.MaxRetryTime = *retry
+	}
+	p, err := poller.New(source, replica, cfg)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -111,6 +121,41 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil // interrupted
 	}
 	return err
+}
+
+// onceHandler drops a record that repeats the one before it (message and
+// error alike): a request retried against an unreachable host says so
+// once, not once a retry.
+type onceHandler struct {
+	slog.Handler
+	mu   *sync.Mutex
+	last *string
+}
+
+func (h *onceHandler) Handle(ctx context.Context, r slog.Record) error {
+	key := r.Message
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "err" || a.Key == "url" {
+			key += "\x00" + a.Value.String()
+		}
+		return true
+	})
+	h.mu.Lock()
+	repeat := key == *h.last
+	*h.last = key
+	h.mu.Unlock()
+	if repeat {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h *onceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &onceHandler{Handler: h.Handler.WithAttrs(attrs), mu: h.mu, last: h.last}
+}
+
+func (h *onceHandler) WithGroup(name string) slog.Handler {
+	return &onceHandler{Handler: h.Handler.WithGroup(name), mu: h.mu, last: h.last}
 }
 
 // errOutput marks a failure to write the lines.
@@ -235,6 +280,9 @@ func (r *printReplica) Checkpoint(ctx context.Context, source string) (store.Che
 func (r *printReplica) Apply(ctx context.Context, cp store.Checkpoint, events []eventfeed.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if cp.Version != r.cp.Version {
+		return store.ErrCheckpointMoved
+	}
 	for _, ev := range events {
 		if err := r.pr.print(ev); err != nil {
 			r.pr.buf.Reset()
@@ -245,13 +293,18 @@ func (r *printReplica) Apply(ctx context.Context, cp store.Checkpoint, events []
 		return err
 	}
 	r.cp = cp
+	r.cp.Version++
 	return nil
 }
 
 func (r *printReplica) Park(ctx context.Context, cp store.Checkpoint, ev eventfeed.Event, reason string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if cp.Version != r.cp.Version {
+		return store.ErrCheckpointMoved
+	}
 	r.cp = cp
+	r.cp.Version++
 	return nil
 }
 

@@ -288,3 +288,30 @@ func TestTailUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestTailUnreachable runs tail without -follow against a host that
+// refuses connections: it gives up after -retry with status 1, saying
+// once that it retries and once why it stopped.
+func TestTailUnreachable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL + "/feeds/orders"
+	srv.Close() // nothing listens there now
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"tail", "-retry", "400ms", url}, &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("tail of an unreachable host: exit %d, want 1; stderr:\n%s", code, stderr.String())
+	}
+	out := stderr.String()
+	if n := strings.Count(out, "fetch failed; retrying"); n != 1 {
+		t.Errorf("stderr says it retries %d times, want once:\n%s", n, out)
+	}
+	if n := strings.Count(out, "connection refused"); n != 2 {
+		t.Errorf("stderr names the error %d times, want twice (the retry, then the final error):\n%s", n, out)
+	}
+	if !strings.Contains(out, "gave up retrying") {
+		t.Errorf("stderr does not say it gave up:\n%s", out)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout = %q, want nothing", stdout.String())
+	}
+}

@@ -100,10 +100,10 @@ func TestReplicaKeepsCopies(t *testing.T) {
 	r := memory.NewReplica(nil)
 	data := []byte("abc")
 	cp := store.Checkpoint{Source: "s", LastID: "1"}
-	if err := r.Apply(context.Background(), cp, []eventfeed.Event{{ID: "1", Type: "t", Data: data}}); err != nil {
+	if err := r.Apply(context.Background(), at(t, r, cp), []eventfeed.Event{{ID: "1", Type: "t", Data: data}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Park(context.Background(), cp, eventfeed.Event{ID: "2", Type: "t", Data: data}, "why"); err != nil {
+	if err := r.Park(context.Background(), at(t, r, cp), eventfeed.Event{ID: "2", Type: "t", Data: data}, "why"); err != nil {
 		t.Fatal(err)
 	}
 	data[0] = 'x'
@@ -113,4 +113,16 @@ func TestReplicaKeepsCopies(t *testing.T) {
 	if got := r.DeadLetters(); len(got) != 1 || string(got[0].Event.Data) != "abc" || got[0].Reason != "why" || got[0].Source != "s" || got[0].Parked.IsZero() {
 		t.Errorf("DeadLetters = %+v, want event 2 with data abc, reason why, source s", got)
 	}
+}
+
+// at returns cp with the Version of r's stored checkpoint of its source,
+// as a consumer that read the checkpoint sends it.
+func at(t testing.TB, r store.Replica, cp store.Checkpoint) store.Checkpoint {
+	t.Helper()
+	stored, err := r.Checkpoint(context.Background(), cp.Source)
+	if err != nil {
+		t.Fatalf("Checkpoint(%q): %v", cp.Source, err)
+	}
+	cp.Version = stored.Version
+	return cp
 }

@@ -3,6 +3,8 @@ package memory
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -51,6 +53,7 @@ func (r *Replica) Checkpoint(ctx context.Context, source string) (store.Checkpoi
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if cp, ok := r.checkpoints[source]; ok {
+		cp.Recent = slices.Clone(cp.Recent)
 		return cp, nil
 	}
 	return store.Checkpoint{Source: source}, nil
@@ -66,6 +69,9 @@ func (r *Replica) Apply(ctx context.Context, cp store.Checkpoint, events []event
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.fence(cp); err != nil {
+		return err
+	}
 	for _, ev := range events {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -96,13 +102,26 @@ func (r *Replica) Park(ctx context.Context, cp store.Checkpoint, ev eventfeed.Ev
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.fence(cp); err != nil {
+		return err
+	}
 	r.dead = append(r.dead, DeadLetter{Source: cp.Source, Event: clone(ev), Reason: reason, Parked: time.Now()})
 	r.commit(cp)
 	return nil
 }
 
+// fence refuses cp when the stored checkpoint has another Version.
+func (r *Replica) fence(cp store.Checkpoint) error {
+	if v := r.checkpoints[cp.Source].Version; v != cp.Version {
+		return fmt.Errorf("memory: %s: %w (version %d, the call holds %d)", cp.Source, store.ErrCheckpointMoved, v, cp.Version)
+	}
+	return nil
+}
+
 func (r *Replica) commit(cp store.Checkpoint) {
 	cp.Updated = time.Now()
+	cp.Recent = slices.Clone(cp.Recent)
+	cp.Version++
 	r.checkpoints[cp.Source] = cp
 }
 

@@ -238,7 +238,7 @@ func BenchmarkApply(b *testing.B) {
 					events[j] = eventfeed.Event{Feed: "orders", Seq: uint64(seq), ID: fmt.Sprintf("e%d", seq), Type: "order.placed",
 						Subject: fmt.Sprintf("o-%d", seq%500), Time: start, Data: benchData}
 				}
-				cp := store.Checkpoint{Source: "https://orders.example/feeds/orders", Page: "p", LastID: events[page-1].ID, Seq: uint64((i + 1) * page)}
+				cp := store.Checkpoint{Source: "https://orders.example/feeds/orders", Page: "p", LastID: events[page-1].ID, Seq: uint64((i + 1) * page), Version: uint64(i)}
 				if err := r.Apply(context.Background(), cp, events); err != nil {
 					b.Fatal(err)
 				}

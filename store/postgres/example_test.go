@@ -101,7 +101,9 @@ func ExampleReplica_Lock() {
 		{Feed: "orders", Seq: 1, ID: "urn:uuid:1", Type: "order.placed", Subject: "o-42", Time: time.Now(), Data: []byte(`{"total":4200}`)},
 		{Feed: "orders", Seq: 2, ID: "urn:uuid:2", Type: "order.paid", Subject: "o-42", Time: time.Now(), Data: []byte(`{"paid":4200}`)},
 	}
-	next := store.Checkpoint{Source: source, Page: source, LastID: "urn:uuid:2", Seq: 2}
+	// Version is that of the checkpoint read: Apply commits only if no
+	// one else committed for the source since.
+	next := store.Checkpoint{Source: source, Page: source, LastID: "urn:uuid:2", Seq: 2, Version: cp.Version}
 	if err := replica.Apply(ctx, next, batch); err != nil {
 		log.Fatal(err) // wraps postgres.ErrLeaseLost if another instance took over
 	}

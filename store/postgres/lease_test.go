@@ -103,10 +103,10 @@ func TestLockExcludes(t *testing.T) {
 		t.Errorf("Done of a released lease is not closed")
 	}
 	// a released its lease: it may not commit for src any more.
-	if err := a.Apply(ctx, cpAt(1), events(1, 1)); !errors.Is(err, ErrLeaseLost) {
+	if err := a.Apply(ctx, checkpointAt(t, a, cpAt(1)), events(1, 1)); !errors.Is(err, ErrLeaseLost) {
 		t.Errorf("Apply after Release = %v, want ErrLeaseLost", err)
 	}
-	if err := b.Apply(ctx, cpAt(1), events(1, 1)); err != nil {
+	if err := b.Apply(ctx, checkpointAt(t, b, cpAt(1)), events(1, 1)); err != nil {
 		t.Errorf("Apply by the holder = %v", err)
 	}
 
@@ -142,11 +142,12 @@ func TestFencing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Apply(ctx, cpAt(1), events(1, 1)); err != nil {
+	if err := a.Apply(ctx, checkpointAt(t, a, cpAt(1)), events(1, 1)); err != nil {
 		t.Fatalf("Apply by the holder: %v", err)
 	}
 	applied := make(chan error, 1)
-	go func() { applied <- a.Apply(ctx, cpAt(2), events(2, 2)) }()
+	second := checkpointAt(t, a, cpAt(2))
+	go func() { applied <- a.Apply(ctx, second, events(2, 2)) }()
 	<-entered // a's transaction has checked its token
 
 	// a's lease session dies; b gets the advisory lock, but not the
@@ -168,13 +169,13 @@ func TestFencing(t *testing.T) {
 	}
 
 	// a has not necessarily noticed yet; its commits are refused anyway.
-	if err := a.Apply(ctx, cpAt(3), events(3, 3)); !errors.Is(err, ErrLeaseLost) {
+	if err := a.Apply(ctx, checkpointAt(t, a, cpAt(3)), events(3, 3)); !errors.Is(err, ErrLeaseLost) {
 		t.Errorf("Apply by the stale holder = %v, want ErrLeaseLost", err)
 	}
-	if err := a.Park(ctx, cpAt(3), events(3, 3)[0], "x"); !errors.Is(err, ErrLeaseLost) {
+	if err := a.Park(ctx, checkpointAt(t, a, cpAt(3)), events(3, 3)[0], "x"); !errors.Is(err, ErrLeaseLost) {
 		t.Errorf("Park by the stale holder = %v, want ErrLeaseLost", err)
 	}
-	if err := b.Apply(ctx, cpAt(3), events(3, 3)); err != nil {
+	if err := b.Apply(ctx, checkpointAt(t, b, cpAt(3)), events(3, 3)); err != nil {
 		t.Errorf("Apply by the new holder: %v", err)
 	}
 	if got, want := appliedIDs(t, pool, schema), []string{"e001", "e002", "e003"}; !slices.Equal(got, want) {
@@ -237,7 +238,9 @@ func TestConsumerFailover(t *testing.T) {
 						continue
 					}
 					end := min(next+3, total)
-					err = r.Apply(ctx, cpAt(end), feed[next:end])
+					to := cpAt(end)
+					to.Version = cp.Version
+					err = r.Apply(ctx, to, feed[next:end])
 					if errors.Is(err, ErrLeaseLost) {
 						mu.Lock()
 						refused++

@@ -121,18 +121,24 @@ func NewReplica(ctx context.Context, pool *pgxpool.Pool, opt ReplicaOptions) (*R
 
 // replicaSQL holds the Replica's statements with the schema filled in.
 type replicaSQL struct {
-	checkpoint, saveCheckpoint, fence, park, deadLetters, get, latest, takeLease string
+	checkpoint, zeroCheckpoint, lockCheckpoint, saveCheckpoint, fence, park, deadLetters, get, latest, takeLease string
 }
 
 func newReplicaSQL(schema string) replicaSQL {
 	s := pgx.Identifier{schema}.Sanitize()
 	f := func(q string) string { return fmt.Sprintf(q, s) }
 	return replicaSQL{
-		checkpoint: f(`SELECT page, last_id, seq, epoch, updated FROM %[1]s.checkpoints WHERE source = $1`),
-		saveCheckpoint: f(`INSERT INTO %[1]s.checkpoints (source, page, last_id, seq, epoch, updated)
-VALUES ($1, $2, $3, $4, $5, now())
-ON CONFLICT (source) DO UPDATE SET page = excluded.page, last_id = excluded.last_id, seq = excluded.seq,
-	epoch = excluded.epoch, updated = excluded.updated`),
+		checkpoint: f(`SELECT page, last_id, seq, epoch, entry_order, recent, version, updated FROM %[1]s.checkpoints WHERE source = $1`),
+		// A row of version 0 stands for the checkpoint of a source never
+		// applied, so that two first commits for one source meet on its
+		// row lock: the second waits for the first and then sees its
+		// version.
+		// It is committed only with the checkpoint that replaces it.
+		zeroCheckpoint: f(`INSERT INTO %[1]s.checkpoints (source, page, last_id, seq, epoch, updated) VALUES ($1, '', '', 0, '', now())
+ON CONFLICT (source) DO NOTHING`),
+		lockCheckpoint: f(`SELECT version FROM %[1]s.checkpoints WHERE source = $1 FOR UPDATE`),
+		saveCheckpoint: f(`UPDATE %[1]s.checkpoints SET page = $2, last_id = $3, seq = $4, epoch = $5, entry_order = $6,
+	recent = $7, version = $8, updated = now() WHERE source = $1`),
 		// FOR SHARE: a new holder's token update waits until this
 		// transaction ends, so a transaction that read a token commits
 		// before the next holder reads the checkpoint.
@@ -199,15 +205,21 @@ func (r *Replica) Checkpoint(ctx context.Context, source string) (store.Checkpoi
 		return store.Checkpoint{}, eventfeed.ErrClosed
 	}
 	cp := store.Checkpoint{Source: source}
-	var seq int64
-	err := r.pool.QueryRow(ctx, r.q.checkpoint, source).Scan(&cp.Page, &cp.LastID, &seq, &cp.Epoch, &cp.Updated)
+	var (
+		seq, version int64
+		order        int16
+	)
+	err := r.pool.QueryRow(ctx, r.q.checkpoint, source).Scan(&cp.Page, &cp.LastID, &seq, &cp.Epoch, &order, &cp.Recent, &version, &cp.Updated)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return store.Checkpoint{Source: source}, nil
 	case err != nil:
 		return store.Checkpoint{}, fmt.Errorf("postgres: checkpoint of %s: %w", source, err)
 	}
-	cp.Seq = uint64(seq)
+	if len(cp.Recent) == 0 {
+		cp.Recent = nil
+	}
+	cp.Seq, cp.Order, cp.Version = uint64(seq), store.Order(order), uint64(version)
 	return cp, nil
 }
 
@@ -258,10 +270,27 @@ func (r *Replica) commit(ctx context.Context, cp store.Checkpoint, work func(pgx
 		if err := r.fence(ctx, tx, cp.Source); err != nil {
 			return err
 		}
+		// Two statements: the second sees a row that another first
+		// commit inserted while the first waited for it.
+		if _, err := tx.Exec(ctx, r.q.zeroCheckpoint, cp.Source); err != nil {
+			return err
+		}
+		var version int64
+		if err := tx.QueryRow(ctx, r.q.lockCheckpoint, cp.Source).Scan(&version); err != nil {
+			return err
+		}
+		if uint64(version) != cp.Version {
+			return fmt.Errorf("postgres: %s: %w (version %d, the call holds %d)", cp.Source, store.ErrCheckpointMoved, version, cp.Version)
+		}
 		if err := work(tx); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, r.q.saveCheckpoint, cp.Source, cp.Page, cp.LastID, int64(cp.Seq), cp.Epoch)
+		recent := cp.Recent
+		if recent == nil {
+			recent = []string{}
+		}
+		_, err := tx.Exec(ctx, r.q.saveCheckpoint, cp.Source, cp.Page, cp.LastID, int64(cp.Seq), cp.Epoch,
+			int16(cp.Order), recent, int64(cp.Version+1))
 		return err
 	})
 	switch {
@@ -269,7 +298,7 @@ func (r *Replica) commit(ctx context.Context, cp store.Checkpoint, work func(pgx
 		return nil
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case errors.Is(err, ErrLeaseLost) || store.AsApplyError(err) != nil:
+	case errors.Is(err, ErrLeaseLost) || errors.Is(err, store.ErrCheckpointMoved) || store.AsApplyError(err) != nil:
 		return err
 	}
 	return fmt.Errorf("postgres: commit %s: %w", cp.Source, err)

@@ -121,7 +121,7 @@ func testLatest(t *testing.T, composed bool) {
 		{Feed: "orders", Seq: 3, ID: "3", Type: "order.shipped", Subject: "o-1", Time: at.Add(time.Second), ContentType: "text/plain", Data: []byte("shipped")},
 		{Feed: "stock", Seq: 1, ID: "4", Type: "stock.moved", Subject: "o-1", Time: at},
 	}
-	if err := r.Apply(ctx, store.Checkpoint{Source: "s", Page: "p", LastID: "4", Seq: 4}, evs); err != nil {
+	if err := r.Apply(ctx, checkpointAt(t, r, store.Checkpoint{Source: "s", Page: "p", LastID: "4", Seq: 4}), evs); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
 	tests := []struct {
@@ -154,7 +154,7 @@ func TestDeadLetters(t *testing.T) {
 		{Feed: "orders", Seq: 9, ID: "9", Type: "order.placed", Time: at},
 	}
 	for i, ev := range bad {
-		if err := r.Park(ctx, store.Checkpoint{Source: "a", LastID: ev.ID, Seq: ev.Seq, Page: "p"}, ev, fmt.Sprintf("reason %d", i)); err != nil {
+		if err := r.Park(ctx, checkpointAt(t, r, store.Checkpoint{Source: "a", LastID: ev.ID, Seq: ev.Seq, Page: "p"}), ev, fmt.Sprintf("reason %d", i)); err != nil {
 			t.Fatalf("Park: %v", err)
 		}
 	}
@@ -191,4 +191,16 @@ func TestReplicaClosed(t *testing.T) {
 			t.Errorf("%s after Close = %v, want ErrClosed", name, err)
 		}
 	}
+}
+
+// checkpointAt returns cp with the Version of r's stored checkpoint of its source,
+// as a consumer that read the checkpoint sends it.
+func checkpointAt(t testing.TB, r store.Replica, cp store.Checkpoint) store.Checkpoint {
+	t.Helper()
+	stored, err := r.Checkpoint(context.Background(), cp.Source)
+	if err != nil {
+		t.Fatalf("Checkpoint(%q): %v", cp.Source, err)
+	}
+	cp.Version = stored.Version
+	return cp
 }

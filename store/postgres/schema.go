@@ -212,4 +212,11 @@ CREATE TABLE %[1]s.leases (
 	holder text NOT NULL,
 	acquired timestamptz NOT NULL
 );`,
+	// Version 2: what a consumer learned of a feed without seqs (the order
+	// of its entries, the IDs applied last) and the version that fences
+	// Apply and Park.
+	`ALTER TABLE %[1]s.checkpoints
+	ADD COLUMN entry_order smallint NOT NULL DEFAULT 0,
+	ADD COLUMN recent text[] NOT NULL DEFAULT '{}',
+	ADD COLUMN version bigint NOT NULL DEFAULT 0;`,
 }

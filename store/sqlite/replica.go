@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -56,6 +57,7 @@ type Replica struct {
 
 	stmts                                                      []*sql.Stmt
 	getCheckpoint, putCheckpoint, park, deadLetters, getLatest *sql.Stmt
+	version                                                    *sql.Stmt
 	putLatest, putLatestChunk                                  *sql.Stmt
 }
 
@@ -99,13 +101,22 @@ var replicaSchema = []string{
 		data         BLOB NOT NULL,
 		PRIMARY KEY (feed, subject)
 	) STRICT;`,
+	// Version 2: what a consumer learned of a feed without seqs (the
+	// order of its entries, the IDs applied last) and the version that
+	// fences Apply and Park.
+	`ALTER TABLE eventfeed_checkpoints ADD COLUMN entry_order INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE eventfeed_checkpoints ADD COLUMN recent TEXT NOT NULL DEFAULT '';
+	ALTER TABLE eventfeed_checkpoints ADD COLUMN version INTEGER NOT NULL DEFAULT 0;`,
 }
 
 const (
-	getCheckpointQuery = `SELECT page, last_id, seq, epoch, updated FROM eventfeed_checkpoints WHERE source = ?`
-	putCheckpointQuery = `INSERT INTO eventfeed_checkpoints (source, page, last_id, seq, epoch, updated) VALUES (?, ?, ?, ?, ?, ?)
+	getCheckpointQuery = `SELECT page, last_id, seq, epoch, entry_order, recent, version, updated FROM eventfeed_checkpoints WHERE source = ?`
+	versionQuery       = `SELECT version FROM eventfeed_checkpoints WHERE source = ?`
+	putCheckpointQuery = `INSERT INTO eventfeed_checkpoints (source, page, last_id, seq, epoch, entry_order, recent, version, updated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (source) DO UPDATE SET page = excluded.page, last_id = excluded.last_id,
-		seq = excluded.seq, epoch = excluded.epoch, updated = excluded.updated`
+		seq = excluded.seq, epoch = excluded.epoch, entry_order = excluded.entry_order, recent = excluded.recent,
+		version = excluded.version, updated = excluded.updated`
 	parkQuery = `INSERT INTO eventfeed_dead_letters (source, feed, id, seq, type, subject, time, content_type, data, reason, parked_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (source, id) DO UPDATE SET feed = excluded.feed, seq = excluded.seq, type = excluded.type,
@@ -151,13 +162,13 @@ func (r *Replica) init(ctx context.Context) error {
 	if err := migrate(ctx, r.db, r.path, "replica", replicaSchema); err != nil {
 		return err
 	}
-	stmts, err := prepare(ctx, r.db, getCheckpointQuery, putCheckpointQuery, parkQuery, deadLettersQuery, getLatestQuery, putLatestQuery, putLatestChunkQuery)
+	stmts, err := prepare(ctx, r.db, getCheckpointQuery, putCheckpointQuery, parkQuery, deadLettersQuery, getLatestQuery, putLatestQuery, putLatestChunkQuery, versionQuery)
 	if err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", r.path, err)
 	}
 	r.stmts = stmts
 	r.getCheckpoint, r.putCheckpoint, r.park, r.deadLetters = stmts[0], stmts[1], stmts[2], stmts[3]
-	r.getLatest, r.putLatest, r.putLatestChunk = stmts[4], stmts[5], stmts[6]
+	r.getLatest, r.putLatest, r.putLatestChunk, r.version = stmts[4], stmts[5], stmts[6], stmts[7]
 	if r.writer, err = writer(ctx, r.db); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", r.path, err)
 	}
@@ -181,15 +192,23 @@ func (r *Replica) Checkpoint(ctx context.Context, source string) (store.Checkpoi
 		return store.Checkpoint{}, eventfeed.ErrClosed
 	}
 	cp := store.Checkpoint{Source: source}
-	var seq, updated int64
-	err := r.getCheckpoint.QueryRowContext(ctx, source).Scan(&cp.Page, &cp.LastID, &seq, &cp.Epoch, &updated)
+	var (
+		seq, order, version, updated int64
+		recent                       string
+	)
+	err := r.getCheckpoint.QueryRowContext(ctx, source).Scan(&cp.Page, &cp.LastID, &seq, &cp.Epoch, &order, &recent, &version, &updated)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return cp, nil
 	case err != nil:
 		return store.Checkpoint{}, r.fail(ctx, "checkpoint", err)
 	}
-	cp.Seq, cp.Updated = uint64(seq), time.Unix(0, updated).UTC()
+	if recent != "" {
+		if err := json.Unmarshal([]byte(recent), &cp.Recent); err != nil {
+			return store.Checkpoint{}, fmt.Errorf("sqlite: checkpoint of %s: stored recent IDs: %w", source, err)
+		}
+	}
+	cp.Seq, cp.Order, cp.Version, cp.Updated = uint64(seq), store.Order(order), uint64(version), time.Unix(0, updated).UTC()
 	return cp, nil
 }
 
@@ -281,18 +300,35 @@ func (r *Replica) write(ctx context.Context, cp store.Checkpoint, op string, app
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	defer unlock(r.writing)
+	var recent []byte
+	if len(cp.Recent) > 0 {
+		recent, _ = json.Marshal(cp.Recent) // strings cannot fail
+	}
 	tx, err := r.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return r.fail(ctx, op, err)
 	}
 	defer tx.Rollback()
+	// The transaction holds SQLite's write lock from its start, so that
+	// no other connection, of this process or another, commits between
+	// this check and the commit.
+	var version int64
+	switch err := tx.StmtContext(ctx, r.version).QueryRowContext(ctx, cp.Source).Scan(&version); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return r.fail(ctx, op, err)
+	}
+	if uint64(version) != cp.Version {
+		return fmt.Errorf("sqlite: %s %s: %w (version %d, the call holds %d)", op, cp.Source, store.ErrCheckpointMoved, version, cp.Version)
+	}
 	if err := apply(tx); err != nil {
 		if store.AsApplyError(err) != nil {
 			return err
 		}
 		return r.fail(ctx, op, err)
 	}
-	if _, err := tx.StmtContext(ctx, r.putCheckpoint).ExecContext(ctx, cp.Source, cp.Page, cp.LastID, int64(cp.Seq), cp.Epoch, time.Now().UnixNano()); err != nil {
+	if _, err := tx.StmtContext(ctx, r.putCheckpoint).ExecContext(ctx, cp.Source, cp.Page, cp.LastID, int64(cp.Seq), cp.Epoch,
+		int64(cp.Order), string(recent), int64(cp.Version+1), time.Now().UnixNano()); err != nil {
 		return r.fail(ctx, op, err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -101,7 +101,7 @@ func TestLatest(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := openReplica(t, "", tt.opt)
-			if err := r.Apply(ctx, store.Checkpoint{Source: source, LastID: "5"}, events); err != nil {
+			if err := r.Apply(ctx, at(t, r, store.Checkpoint{Source: source, LastID: "5"}), events); err != nil {
 				t.Fatal(err)
 			}
 			for _, want := range []eventfeed.Event{events[2], events[1], events[3], events[4]} {
@@ -134,7 +134,7 @@ func TestLatestBatch(t *testing.T) {
 	for i := range 150 {
 		events = append(events, eventfeed.Event{Feed: source, Seq: uint64(i + 1), ID: fmt.Sprint(i), Type: "t", Subject: fmt.Sprint("s", i%7)})
 	}
-	if err := r.Apply(ctx, store.Checkpoint{Source: source, LastID: "149"}, events); err != nil {
+	if err := r.Apply(ctx, at(t, r, store.Checkpoint{Source: source, LastID: "149"}), events); err != nil {
 		t.Fatal(err)
 	}
 	for s := range 7 {
@@ -156,7 +156,7 @@ func TestLatestBatch(t *testing.T) {
 		}
 		more = append(more, eventfeed.Event{Feed: source, ID: id, Type: "t", Subject: fmt.Sprint("m", i)})
 	}
-	err := r.Apply(ctx, store.Checkpoint{Source: source, LastID: "more-99"}, more)
+	err := r.Apply(ctx, at(t, r, store.Checkpoint{Source: source, LastID: "more-99"}), more)
 	if ae := store.AsApplyError(err); ae == nil || ae.Event.ID != "bad" {
 		t.Fatalf("Apply = %v, want an ApplyError naming event bad", err)
 	}
@@ -192,11 +192,11 @@ func TestProjectionWithLatest(t *testing.T) {
 	e := func(id, typ, subject string) eventfeed.Event {
 		return eventfeed.Event{Feed: source, ID: id, Type: typ, Subject: subject}
 	}
-	if err := r.Apply(ctx, store.Checkpoint{Source: source, LastID: "2"}, []eventfeed.Event{e("1", "order.placed", "o1"), e("2", "order.paid", "o1")}); err != nil {
+	if err := r.Apply(ctx, at(t, r, store.Checkpoint{Source: source, LastID: "2"}), []eventfeed.Event{e("1", "order.placed", "o1"), e("2", "order.paid", "o1")}); err != nil {
 		t.Fatal(err)
 	}
 	// The third event for o1 breaks the CHECK: nothing of the batch stays.
-	err := r.Apply(ctx, store.Checkpoint{Source: source, LastID: "4"}, []eventfeed.Event{e("3", "order.placed", "o2"), e("4", "order.shipped", "o1")})
+	err := r.Apply(ctx, at(t, r, store.Checkpoint{Source: source, LastID: "4"}), []eventfeed.Event{e("3", "order.placed", "o2"), e("4", "order.shipped", "o1")})
 	if ae := store.AsApplyError(err); ae == nil || ae.Event.ID != "4" {
 		t.Fatalf("Apply breaking the projection = %v, want an ApplyError for event 4", err)
 	}
@@ -225,7 +225,7 @@ func TestDeadLetters(t *testing.T) {
 		ev     eventfeed.Event
 		reason string
 	}{{a, "first"}, {b, "second"}, {a, "again"}} {
-		if err := r.Park(ctx, store.Checkpoint{Source: source, LastID: p.ev.ID}, p.ev, p.reason); err != nil {
+		if err := r.Park(ctx, at(t, r, store.Checkpoint{Source: source, LastID: p.ev.ID}), p.ev, p.reason); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -263,7 +263,7 @@ func TestReplicaReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	cp := store.Checkpoint{Source: source, Page: source + "/e/pages/1", LastID: "1", Seq: 1, Epoch: "e"}
-	if err := r.Apply(ctx, cp, []eventfeed.Event{{Feed: source, Seq: 1, ID: "1", Type: "t", Subject: "s"}}); err != nil {
+	if err := r.Apply(ctx, at(t, r, cp), []eventfeed.Event{{Feed: source, Seq: 1, ID: "1", Type: "t", Subject: "s"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Close(); err != nil {
@@ -358,6 +358,7 @@ func BenchmarkApply(b *testing.B) {
 					next()
 					b.StartTimer()
 					cp := store.Checkpoint{Source: source, Page: source + "/e/pages/1", LastID: batch[size-1].ID, Seq: uint64(n)}
+					cp.Version = uint64(applied / size)
 					if err := r.Apply(context.Background(), cp, batch); err != nil {
 						b.Fatal(err)
 					}
@@ -373,7 +374,7 @@ func TestReplicaTimeRange(t *testing.T) {
 	ctx := context.Background()
 	r := openReplica(t, "", sqlite.ReplicaOptions{})
 	ok := eventfeed.Event{Feed: source, ID: "year0", Type: "t", Subject: "a", Time: time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)}
-	if err := r.Apply(ctx, store.Checkpoint{Source: source, LastID: "year0"}, []eventfeed.Event{ok}); err != nil {
+	if err := r.Apply(ctx, at(t, r, store.Checkpoint{Source: source, LastID: "year0"}), []eventfeed.Event{ok}); err != nil {
 		t.Fatalf("Apply of year 0: %v", err)
 	}
 	if got, err := r.Get(ctx, source, "a"); err != nil || !got.Time.Equal(ok.Time) {
@@ -385,14 +386,26 @@ func TestReplicaTimeRange(t *testing.T) {
 		batch[i] = eventfeed.Event{Feed: source, ID: fmt.Sprint(i), Type: "t", Subject: "c"}
 	}
 	batch[5] = bad
-	err := r.Apply(ctx, store.Checkpoint{Source: source, LastID: "39"}, batch)
+	err := r.Apply(ctx, at(t, r, store.Checkpoint{Source: source, LastID: "39"}), batch)
 	if ae := store.AsApplyError(err); ae == nil || ae.Event.ID != "bad" || !errors.Is(err, eventfeed.ErrInvalidEvent) {
 		t.Errorf("Apply of year 10000 = %v, want an ApplyError naming it, wrapping ErrInvalidEvent", err)
 	}
-	if err := r.Park(ctx, store.Checkpoint{Source: source, LastID: "bad"}, bad, "why"); !errors.Is(err, eventfeed.ErrInvalidEvent) {
+	if err := r.Park(ctx, at(t, r, store.Checkpoint{Source: source, LastID: "bad"}), bad, "why"); !errors.Is(err, eventfeed.ErrInvalidEvent) {
 		t.Errorf("Park of year 10000 = %v, want ErrInvalidEvent", err)
 	}
 	if cp, _ := r.Checkpoint(ctx, source); cp.LastID != "year0" {
 		t.Errorf("checkpoint at %q, want year0", cp.LastID)
 	}
+}
+
+// at returns cp with the Version of r's stored checkpoint of its source,
+// as a consumer that read the checkpoint sends it.
+func at(t testing.TB, r store.Replica, cp store.Checkpoint) store.Checkpoint {
+	t.Helper()
+	stored, err := r.Checkpoint(context.Background(), cp.Source)
+	if err != nil {
+		t.Fatalf("Checkpoint(%q): %v", cp.Source, err)
+	}
+	cp.Version = stored.Version
+	return cp
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/store"
@@ -38,6 +37,10 @@ var errProjection = errors.New("storetest: projection refused the event")
 
 // TestReplica runs the conformance suite for store.Replica.
 //
+// It checks the fencing of store.Checkpoint.Version: an Apply or Park
+// with another Version than the stored one commits nothing and wraps
+// store.ErrCheckpointMoved, also when consumers race for one source.
+//
 // Beyond what store.Replica documents, the suite expects the store to set
 // Checkpoint.Updated when it commits, to refuse a checkpoint without a
 // Source, to return ctx's error (not an *store.ApplyError) when ctx is
@@ -57,6 +60,9 @@ func TestReplica(t *testing.T, h ReplicaHarness) {
 		{"Park", testPark},
 		{"Sources", testSources},
 		{"ConcurrentSources", testConcurrentSources},
+		{"Learned", testLearned},
+		{"Fencing", testFencing},
+		{"FencingConcurrent", testFencingConcurrent},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rc := &replicaCase{h: h, t: t}
@@ -102,19 +108,30 @@ func (rc *replicaCase) checkpoint(source string) store.Checkpoint {
 	return cp
 }
 
+// at returns cp with the Version of the stored checkpoint of its source,
+// as a consumer that read it would send it.
+func (rc *replicaCase) at(cp store.Checkpoint) store.Checkpoint {
+	rc.t.Helper()
+	cp.Version = rc.checkpoint(cp.Source).Version
+	return cp
+}
+
+// apply applies events with cp, taking the stored Version.
 func (rc *replicaCase) apply(cp store.Checkpoint, events ...eventfeed.Event) {
 	rc.t.Helper()
+	cp = rc.at(cp)
 	if err := rc.r.Apply(context.Background(), cp, events); err != nil {
 		rc.t.Fatalf("Apply(%v): %v", ids(events), err)
 	}
 }
 
-// checkCheckpoint compares everything but Updated, which must be set.
+// checkCheckpoint compares everything but Updated, which must be set, and
+// Version, which the fencing tests check.
 func checkCheckpoint(t *testing.T, got, want store.Checkpoint) {
 	t.Helper()
 	u := got.Updated
-	got.Updated, want.Updated = time.Time{}, time.Time{}
-	if got != want {
+	got.Version, want.Version = 0, 0
+	if !got.Equal(want) {
 		t.Errorf("Checkpoint = %+v, want %+v", got, want)
 	}
 	if u.IsZero() {
@@ -189,7 +206,7 @@ func testApplyFails(t *testing.T, rc *replicaCase) {
 	rc.failAt("bad")
 	bad := rev(srcA, "bad")
 	bad.Data = []byte(`{"why":"refused"}`)
-	err := rc.r.Apply(context.Background(), cpAt(srcA, 4, "a4"), []eventfeed.Event{rev(srcA, "a2"), bad, rev(srcA, "a4")})
+	err := rc.r.Apply(context.Background(), rc.at(cpAt(srcA, 4, "a4")), []eventfeed.Event{rev(srcA, "a2"), bad, rev(srcA, "a4")})
 	ae := store.AsApplyError(err)
 	switch {
 	case ae == nil:
@@ -238,7 +255,7 @@ func testPark(t *testing.T, rc *replicaCase) {
 	rc.apply(cpAt(srcA, 1, "a1"), rev(srcA, "a1"))
 	cp := cpAt(srcA, 2, "a2")
 	reason := "projection: " + strings.Repeat("no such order; ", 3)
-	if err := rc.r.Park(context.Background(), cp, rev(srcA, "a2"), reason); err != nil {
+	if err := rc.r.Park(context.Background(), rc.at(cp), rev(srcA, "a2"), reason); err != nil {
 		t.Fatalf("Park: %v", err)
 	}
 	checkCheckpoint(t, rc.checkpoint(srcA), cp)
@@ -281,7 +298,9 @@ func testConcurrentSources(t *testing.T, rc *replicaCase) {
 					events = append(events, rev(src, fmt.Sprintf("s%d-%d", s, b*size+i)))
 				}
 				last := events[len(events)-1]
-				if err := rc.r.Apply(context.Background(), cpAt(src, uint64((b+1)*size), last.ID), events); err != nil {
+				cp := cpAt(src, uint64((b+1)*size), last.ID)
+				cp.Version = uint64(b)
+				if err := rc.r.Apply(context.Background(), cp, events); err != nil {
 					errs <- err
 					return
 				}
@@ -311,4 +330,128 @@ func testConcurrentSources(t *testing.T, rc *replicaCase) {
 		}
 		checkCheckpoint(t, rc.checkpoint(src), cpAt(src, batches*size, fmt.Sprintf("s%d-%d", s, batches*size-1)))
 	}
+}
+
+func testLearned(t *testing.T, rc *replicaCase) {
+	cp := cpAt(srcA, 0, "a2")
+	cp.Order = store.OrderOldestFirst
+	cp.Recent = []string{"a1", "a2", "urn:x:\"quoted\",\ncomma"}
+	rc.apply(cp, rev(srcA, "a1"), rev(srcA, "a2"))
+	got := rc.checkpoint(srcA)
+	checkCheckpoint(t, got, cp)
+	if got.Version != 1 {
+		t.Errorf("Version after the first commit = %d, want 1", got.Version)
+	}
+	got.Recent[0] = "changed" // the caller's copy
+	cp.Recent[1] = "changed too"
+	checkIDs(t, "Recent read again", rc.checkpoint(srcA).Recent, "a1", "a2", "urn:x:\"quoted\",\ncomma")
+
+	// A checkpoint without Recent clears it; Order is kept as given.
+	cp2 := cpAt(srcA, 0, "a3")
+	cp2.Order = store.OrderNewestFirst
+	rc.apply(cp2, rev(srcA, "a3"))
+	got = rc.checkpoint(srcA)
+	checkCheckpoint(t, got, cp2)
+	if len(got.Recent) != 0 {
+		t.Errorf("Recent = %q after a commit without it, want none", got.Recent)
+	}
+}
+
+func testFencing(t *testing.T, rc *replicaCase) {
+	ctx := context.Background()
+	moved := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, store.ErrCheckpointMoved) {
+			t.Errorf("%s = %v, want store.ErrCheckpointMoved", what, err)
+		}
+	}
+	// No checkpoint yet: only Version 0 commits.
+	stale := cpAt(srcA, 1, "a1")
+	stale.Version = 1
+	moved("Apply of Version 1 to a source never applied", rc.r.Apply(ctx, stale, []eventfeed.Event{rev(srcA, "a1")}))
+
+	first := cpAt(srcA, 1, "a1")
+	if err := rc.r.Apply(ctx, first, []eventfeed.Event{rev(srcA, "a1")}); err != nil {
+		t.Fatalf("Apply of Version 0: %v", err)
+	}
+	if v := rc.checkpoint(srcA).Version; v != 1 {
+		t.Fatalf("Version after one commit = %d, want 1", v)
+	}
+	// A second consumer that read the checkpoint before that commit.
+	other := cpAt(srcA, 1, "x1")
+	moved("Apply with the Version replaced", rc.r.Apply(ctx, other, []eventfeed.Event{rev(srcA, "x1")}))
+	moved("Apply of no events with the Version replaced", rc.r.Apply(ctx, other, nil))
+	moved("Park with the Version replaced", rc.r.Park(ctx, other, rev(srcA, "x1"), "why"))
+	checkCheckpoint(t, rc.checkpoint(srcA), first)
+	checkIDs(t, "Applied after refused calls", rc.applied(), "a1")
+	if rc.h.Parked != nil {
+		checkIDs(t, "Parked after a refused Park", rc.h.Parked(t, rc.r, srcA))
+	}
+
+	// A failed projection does not move the Version.
+	rc.failAt("bad")
+	next := cpAt(srcA, 2, "bad")
+	next.Version = 1
+	if err := rc.r.Apply(ctx, next, []eventfeed.Event{rev(srcA, "bad")}); store.AsApplyError(err) == nil {
+		t.Fatalf("Apply with a failing projection = %v, want a *store.ApplyError", err)
+	}
+	if err := rc.r.Park(ctx, next, rev(srcA, "bad"), "refused"); err != nil {
+		t.Fatalf("Park of Version 1: %v", err)
+	}
+	rc.failAt("")
+	last := cpAt(srcA, 3, "a3")
+	last.Version = 2
+	if err := rc.r.Apply(ctx, last, []eventfeed.Event{rev(srcA, "a3")}); err != nil {
+		t.Fatalf("Apply of Version 2 after a Park: %v", err)
+	}
+	if v := rc.checkpoint(srcA).Version; v != 3 {
+		t.Errorf("Version after three commits = %d, want 3", v)
+	}
+	// Other sources are not fenced by this one.
+	if err := rc.r.Apply(ctx, cpAt(srcB, 1, "b1"), []eventfeed.Event{rev(srcB, "b1")}); err != nil {
+		t.Errorf("Apply of Version 0 to another source: %v", err)
+	}
+	checkIDs(t, "Applied", rc.applied(), "a1", "a3", "b1")
+}
+
+// testFencingConcurrent races consumers that read the same checkpoint:
+// in each round exactly one commits.
+func testFencingConcurrent(t *testing.T, rc *replicaCase) {
+	const consumers, rounds = 4, 5
+	var want []string
+	for round := range rounds {
+		version := rc.checkpoint(srcA).Version
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			winners []string
+		)
+		for c := range consumers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := fmt.Sprintf("r%d-c%d", round, c)
+				cp := cpAt(srcA, uint64(round+1), id)
+				cp.Version = version
+				err := rc.r.Apply(context.Background(), cp, []eventfeed.Event{rev(srcA, id)})
+				switch {
+				case err == nil:
+					mu.Lock()
+					winners = append(winners, id)
+					mu.Unlock()
+				case !errors.Is(err, store.ErrCheckpointMoved):
+					t.Errorf("consumer %s: Apply = %v, want nil or store.ErrCheckpointMoved", id, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if len(winners) != 1 {
+			t.Fatalf("round %d: %d consumers committed (%q), want exactly 1", round, len(winners), winners)
+		}
+		want = append(want, winners[0])
+		if cp := rc.checkpoint(srcA); cp.LastID != winners[0] || cp.Version != version+1 {
+			t.Fatalf("round %d: checkpoint %+v, want LastID %s and Version %d", round, cp, winners[0], version+1)
+		}
+	}
+	checkIDs(t, "Applied", rc.applied(), want...)
 }
