@@ -1,6 +1,6 @@
 module github.com/eventfeed/eventfeed
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/gorilla/feeds v1.2.0

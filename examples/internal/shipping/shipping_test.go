@@ -111,8 +111,8 @@ func TestProjection(t *testing.T) {
 	feed.append(t, "order.placed", "order-1", `{"order_id":1,"customer":"Ada","address":"1 Loop Road","items":[{"sku":"book-42","quantity":2}]}`)
 	feed.append(t, "order.placed", "order-2", `{"order_id":2,"address":"2 Loop Road","items":[{"sku":"pen","quantity":1}]}`)
 	feed.append(t, "order.cancelled", "order-2", `{"order_id":2}`)
-	feed.append(t, "order.paid", "order-1", `{"order_id":1}`) // not shipping's business: skipped
-	feed.append(t, "order.placed", "order-3", `not JSON`)     // parked, and the rest goes on
+	feed.append(t, "order.paid", "order-1", `{"order_id":1}`)   // not shipping's business: skipped
+	feed.append(t, "order.placed", "order-3", `"not an order"`) // JSON, but not an order: parked, and the rest goes on
 	feed.append(t, "order.placed", "order-4", `{"order_id":4,"address":"4 Loop Road","items":[]}`)
 
 	path := filepath.Join(t.TempDir(), "shipping.db")
