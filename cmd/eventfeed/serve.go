@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/eventfeed/eventfeed"
@@ -22,7 +23,7 @@ import (
 const shutdownGrace = 10 * time.Second
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "[-db events.db] [-addr 127.0.0.1:8080] [-page-size 100]", stderr)
+	fs := newFlagSet("serve", "[-db events.db | -postgres DSN] [-create] [-addr 127.0.0.1:8080] [-metrics-addr ADDR] [-page-size 100]", stderr)
 	lf := addLogFlags(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` to listen on (port 0 picks a free one)")
 	pageSize := fs.Int("page-size", store.DefaultPageSize, "entries per page of feeds created by appends through this server; when given, a feed stored with another size is refused (its pages are cached forever)")
@@ -30,14 +31,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxWait := fs.Duration("max-wait", 0, "longest long poll granted to Prefer: wait (default: the publisher's)")
 	token := fs.String("append-token", "", "enable AtomPub POST for requests carrying \"Authorization: Bearer `TOKEN`\"")
 	verbose := fs.Bool("v", false, "log every request to stderr")
+	create := fs.Bool("create", false, "serve an empty log when the -db file does not exist, creating it (default: refuse, as a mistyped name would serve nothing)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
 	}
+	if err := checkAddr("addr", *addr); err != nil {
+		return err
+	}
 	if *pageSize < 1 || *pageSize > store.MaxPageSize {
 		return usagef("-page-size %d is out of range [1, %d]", *pageSize, store.MaxPageSize)
+	}
+	if *lf.postgres == "" && !*create {
+		if _, err := os.Stat(*lf.db); errors.Is(err, os.ErrNotExist) {
+			return usagef("no event log at %s: \"eventfeed seed\" and \"eventfeed append\" create one, or give -create to serve an empty log", *lf.db)
+		}
 	}
 	log, err := lf.open(ctx, *pageSize)
 	if err != nil {
