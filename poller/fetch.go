@@ -69,9 +69,13 @@ func (p *Poller) fetchRetry(ctx context.Context, rawURL, etag string, wait time.
 	for attempt := 0; ; attempt++ {
 		pg, err := p.fetchOnce(ctx, rawURL, etag, wait)
 		if err == nil {
-			if !pg.notModified {
-				p.count(func(s *Stats) { s.Pages++ })
-			}
+			now := time.Now()
+			p.count(func(s *Stats) {
+				s.LastPoll = now
+				if !pg.notModified {
+					s.Pages++
+				}
+			})
 			return pg, nil
 		}
 		if ctx.Err() != nil {
