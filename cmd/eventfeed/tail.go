@@ -47,6 +47,11 @@ import (
 // prints the last batch again on the next run. Printing is at least once;
 // what a run has committed is never printed again, and nothing is ever
 // skipped.
+//
+// On stderr, unless -q: while it catches up, a progress line (events,
+// events/s, pages, how far behind the head) when stderr is a terminal; once
+// caught up (with -follow, the first time), one summary line. With
+// -metrics-addr it serves the poller's Prometheus metrics.
 func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("tail", "[-db replica.db | -postgres DSN] [-follow] [-q] [-metrics-addr ADDR] URL", stderr)
 	db := fs.String("db", "", "SQLite `file` keeping the checkpoint, so that the next run prints only new entries (default: none, print everything)")
