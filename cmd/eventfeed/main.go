@@ -2,10 +2,10 @@
 //
 // Usage:
 //
-//	eventfeed serve  [-db events.db] [-addr 127.0.0.1:8080] [-page-size 100]
+//	eventfeed serve  [-db events.db] [-create] [-addr 127.0.0.1:8080] [-metrics-addr ADDR] [-page-size 100]
 //	eventfeed append [-db events.db] -feed NAME -type TYPE [-subject S] [-id ID] [-content-type T] [DATA]
 //	eventfeed seed   [-db events.db] -feed NAME -n COUNT [-size BYTES]
-//	eventfeed tail   [-db replica.db] [-follow] URL
+//	eventfeed tail   [-db replica.db] [-follow] [-q] [-metrics-addr ADDR] URL
 //	eventfeed version
 //	eventfeed help   [COMMAND]
 //
