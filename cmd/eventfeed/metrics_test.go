@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -140,5 +141,36 @@ func TestTailMetrics(t *testing.T) {
 			t.Fatalf("tail's metrics do not show 150 events applied and caught up after 30 s:\n%s", body)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestServeReadyPostgres checks /readyz on a PostgreSQL log: ready once an
+// instance sequences the outbox, and the sequencer's metrics with it.
+func TestServeReadyPostgres(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	schema := fmt.Sprintf("cmd_test_%d", time.Now().UnixNano())
+	t.Cleanup(func() { dropSchema(t, dsn, schema) })
+	dir := t.TempDir()
+	mustRun(t, dir, "seed", "-postgres", dsn, "-schema", schema, "-feed", "orders", "-n", "5")
+	first, metricsURL := startWithMetrics(t, dir, "serve", "-addr", "127.0.0.1:0", "-postgres", dsn, "-schema", schema)
+	base := strings.TrimSuffix(strings.TrimPrefix(first, "serving "), "/feeds/")
+	// Right after start the instance may not hold the sequencer's lock
+	// yet: 503 until it does.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, body := get(t, base+"/readyz")
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("GET /readyz: %d %q, want 200 within 30 s (503 meanwhile)", resp.StatusCode, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, body := get(t, metricsURL)
+	for _, want := range []string{"eventfeed_postgres_sequencer_alive 1", "eventfeed_postgres_outbox_events 0", "eventfeed_postgres_sequencer_leader_changes_total"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
 	}
 }
