@@ -1,6 +1,7 @@
 package eventfeed
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -33,7 +34,8 @@ var (
 	// ErrInvalidFeedName reports a feed name outside [a-z0-9._-]{1,128}.
 	ErrInvalidFeedName = errors.New("eventfeed: invalid feed name")
 	// ErrInvalidEvent reports an event that cannot be stored: no ID, no Type,
-	// or a field out of bounds.
+	// a field out of bounds, or Data that is not what its JSON media type
+	// says.
 	ErrInvalidEvent = errors.New("eventfeed: invalid event")
 	// ErrFeedNotFound reports a feed that has no events.
 	ErrFeedNotFound = errors.New("eventfeed: feed not found")
@@ -91,7 +93,9 @@ const (
 // Validate reports whether e can be stored: a valid feed name, an ID and a
 // Type, no field over its limit, no control characters in the text fields
 // (they could not be written as XML), a ContentType of the form
-// type/subtype, and a Time (when set) that RFC 3339 can write. Seq is not
+// type/subtype, Data that is empty or valid JSON when the media type is
+// JSON (application/json or a +json type), and a Time (when set)
+// that RFC 3339 can write. Seq is not
 // checked: the Log assigns it, and fills in a zero Time. The error wraps
 // ErrInvalidEvent or ErrInvalidFeedName.
 func (e *Event) Validate() error {
@@ -122,6 +126,12 @@ func (e *Event) Validate() error {
 			return fmt.Errorf("%w: ContentType %q is not a media type (type/subtype)", ErrInvalidEvent, e.ContentType)
 		}
 	}
+	// Consumers decode JSON events as JSON: one that is not would reach
+	// them as a string where the others give an object.
+	// Empty Data is no data, which every media type allows.
+	if len(e.Data) > 0 && isJSON(e.MediaType()) && !json.Valid(e.Data) {
+		return fmt.Errorf("%w: Data is not valid JSON, as its media type %s says it is (send it as text/plain if it is text)", ErrInvalidEvent, e.MediaType())
+	}
 	if !e.Time.IsZero() && (e.Time.Year() < 1 || e.Time.Year() > 9999) {
 		return fmt.Errorf("%w: Time %v is outside the years 1 to 9999 that RFC 3339 can write", ErrInvalidEvent, e.Time)
 	}
@@ -147,6 +157,16 @@ func (e *Event) SameContent(o *Event) bool {
 	return e.ID == o.ID && e.Feed == o.Feed && e.Type == o.Type && e.Subject == o.Subject &&
 		e.MediaType() == o.MediaType() && string(e.Data) == string(o.Data) &&
 		(e.Time.IsZero() || e.Time.Equal(o.Time))
+}
+
+// isJSON reports whether mediaType is a JSON media type: application/json
+// or a structured-syntax +json type (RFC 6839), parameters ignored.
+func isJSON(mediaType string) bool {
+	mt, _, err := mime.ParseMediaType(mediaType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 
 // MediaType returns e.ContentType, or DefaultContentType when it is empty.

@@ -30,3 +30,25 @@ func TestREADMECode(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEGoVersion checks that README.md names the Go version go.mod
+// requires: a reader with an older toolchain must learn it before building.
+func TestREADMEGoVersion(t *testing.T) {
+	mod, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod has no go line")
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Go " + string(m[1]) + " or newer", "`go " + string(m[1]) + "`"} {
+		if !strings.Contains(string(readme), want) {
+			t.Errorf("README.md lacks %q, which go.mod's go line says", want)
+		}
+	}
+}

@@ -158,7 +158,7 @@ func TestTwoConsumers(t *testing.T) {
 			const rounds = 15
 			start := make(chan struct{})
 			for c := range 2 {
-				r, err := openLogReplica(ctx, path)
+				r, err := openLogReplica(ctx, path, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -190,7 +190,7 @@ func TestTwoConsumers(t *testing.T) {
 			close(start)
 			wg.Wait()
 			// One more Sync catches up with what the last race left.
-			r, err := openLogReplica(ctx, path)
+			r, err := openLogReplica(ctx, path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

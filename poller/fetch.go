@@ -77,9 +77,13 @@ func (p *Poller) fetchRetry(ctx context.Context, rawURL, etag string, wait time.
 			err = p.fetchContents(ctx, pg)
 		}
 		if err == nil {
-			if !pg.notModified {
-				p.count(func(s *Stats) { s.Pages++ })
-			}
+			now := time.Now()
+			p.count(func(s *Stats) {
+				s.LastPoll = now
+				if !pg.notModified {
+					s.Pages++
+				}
+			})
 			return pg, nil
 		}
 		if ctx.Err() != nil {

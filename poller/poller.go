@@ -143,6 +143,9 @@ type Stats struct {
 	// SeqLag is the highest ef:seq seen in the feed minus the last applied
 	// one; 0 for feeds without ef:seq.
 	SeqLag uint64
+	// LastPoll is when a request to the feed last succeeded (a page or a
+	// 304), zero before the first.
+	LastPoll time.Time
 	// LastError is the last error met, retried or not, and when.
 	LastError   error
 	LastErrorAt time.Time

@@ -286,6 +286,7 @@ func (h *Handler) feedTitle(name string) string {
 // the empty working page. etag is the ETag to give a working page (and
 // the subscription document); full pages get a hash of their bytes.
 func (h *Handler) renderPage(ctx context.Context, f store.Feed, k uint64, at docAt, fm format, etag string) (*rendition, error) {
+	defer h.stats.timeRender(time.Now())
 	n := uint64(f.PageSize)
 	from, to := (k-1)*n+1, min(k*n, f.Head)
 	full := f.Head >= k*n
@@ -361,6 +362,7 @@ func (h *Handler) renderPage(ctx context.Context, f store.Feed, k uint64, at doc
 // renderEntry renders the entry document of ev, with links for a document
 // served at at; zip says whether to make its gzip coding too.
 func (h *Handler) renderEntry(f store.Feed, ev eventfeed.Event, at docAt, zip bool) (*rendition, error) {
+	defer h.stats.timeRender(time.Now())
 	e := feed.EntryFromEvent(ev, h.cfg.EntryOptions)
 	e.Authors = h.authors
 	e.Links = []feed.Link{{Rel: feed.RelSelf, Href: h.links(f, at).entry(ev.Seq)}}

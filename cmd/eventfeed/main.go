@@ -2,12 +2,16 @@
 //
 // Usage:
 //
-//	eventfeed serve  [-db events.db] [-addr 127.0.0.1:8080] [-page-size 100]
+//	eventfeed serve  [-db events.db] [-create] [-addr 127.0.0.1:8080] [-metrics-addr ADDR] [-page-size 100]
 //	eventfeed append [-db events.db] -feed NAME -type TYPE [-subject S] [-id ID] [-content-type T] [DATA]
 //	eventfeed seed   [-db events.db] -feed NAME -n COUNT [-size BYTES]
-//	eventfeed tail   [-db replica.db] [-follow | -retry 30s] URL
+//	eventfeed tail   [-db replica.db] [-follow | -retry 30s] [-q] [-metrics-addr ADDR] URL
+//	eventfeed version
+//	eventfeed help   [COMMAND]
 //
-// Run "eventfeed COMMAND -h" for the flags of a command.
+// Run "eventfeed help COMMAND" (or "eventfeed COMMAND -h") for the flags of
+// a command. The exit status is 0 on success, 2 for a mistake in the
+// command line, 1 for any other failure.
 package main
 
 import (
@@ -17,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"os/signal"
 	"slices"
@@ -31,11 +36,12 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"serve":  {runServe, "serve every feed of a log over HTTP"},
-	"append": {runAppend, "append one event to a feed"},
-	"seed":   {runSeed, "append synthetic events, for demos and benchmarks"},
-	"tail":   {runTail, "print every entry of a feed, oldest first"},
-	"bench":  {runBench, "end-to-end benchmark scenarios"},
+	"serve":   {runServe, "serve every feed of a log over HTTP"},
+	"append":  {runAppend, "append one event to a feed"},
+	"seed":    {runSeed, "append synthetic events, for demos and benchmarks"},
+	"tail":    {runTail, "print every entry of a feed, oldest first"},
+	"bench":   {runBench, "end-to-end benchmark scenarios"},
+	"version": {runVersion, "print the module version and VCS revision"},
 }
 
 func main() {
@@ -48,12 +54,21 @@ func main() {
 // run executes the command line args and returns the process exit code:
 // 0 on success, 2 for a usage error, 1 for any other failure.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" && len(args) == 1 {
 		usage(stderr)
 		if len(args) == 0 {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "help" {
+		// "help CMD" is "CMD -h".
+		if len(args) > 2 {
+			fmt.Fprintf(stderr, "eventfeed help: want one command, got %q\n", args[1:])
+			usage(stderr)
+			return 2
+		}
+		args = []string{args[1], "-h"}
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
@@ -66,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, new(usageError)):
-		fmt.Fprintf(stderr, "eventfeed %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "eventfeed %s: %v\nRun \"eventfeed help %[1]s\" for usage.\n", args[0], err)
 		return 2
 	default:
 		fmt.Fprintf(stderr, "eventfeed %s: %v\n", args[0], err)
@@ -79,7 +94,8 @@ func usage(w io.Writer) {
 	for _, name := range slices.Sorted(maps.Keys(commands)) {
 		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
 	}
-	fmt.Fprintln(w, "\nRun \"eventfeed COMMAND -h\" for the flags of a command.")
+	fmt.Fprintf(w, "  %-8s %s\n", "help", "show the flags of a command: eventfeed help COMMAND")
+	fmt.Fprintln(w, "\nRun \"eventfeed help COMMAND\" for the flags of a command.")
 }
 
 // usageError is a mistake in the command line: exit status 2.
@@ -89,6 +105,19 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error {
 	return usageError{fmt.Sprintf(format, args...)}
+}
+
+// checkAddr reports a listen address that no listener can take, such as
+// a port over 65535, as a usageError; flag names the flag it came from.
+func checkAddr(flag, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil {
+		return usagef("-%s %q: %v (want host:port, port 0 to 65535)", flag, addr, err)
+	}
+	return nil
 }
 
 // newFlagSet returns a FlagSet for the named command that reports errors

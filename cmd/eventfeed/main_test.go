@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -225,6 +227,15 @@ func TestBadCommandLines(t *testing.T) {
 		{"page size of a stored feed", []string{"serve", "-addr", "127.0.0.1:0", "-page-size", "50"}, 1, `feed "orders" has page size 100`},
 		{"page size out of range", []string{"serve", "-page-size", "0"}, 2, "out of range"},
 		{"not a database", []string{"append", "-db", "main_test.go", "-feed", "x", "-type", "t", "{}"}, 1, ""},
+		{"usage hint", []string{"append", "-feed", "orders"}, 2, `Run "eventfeed help append" for usage.`},
+		{"invalid JSON", []string{"append", "-feed", "orders", "-type", "t", "{bad json"}, 2, "invalid event: Data is not valid JSON"},
+		{"invalid +json", []string{"append", "-feed", "orders", "-type", "t", "-content-type", "application/cloudevents+json", "{"}, 2, "invalid event"},
+		{"serve a missing file", []string{"serve", "-addr", "127.0.0.1:0", "-db", "typo.db"}, 2, `no event log at typo.db: "eventfeed seed" and "eventfeed append" create one, or give -create`},
+		{"port out of range", []string{"serve", "-addr", "127.0.0.1:99999"}, 2, `-addr "127.0.0.1:99999"`},
+		{"address without port", []string{"serve", "-addr", "localhost"}, 2, `-addr "localhost"`},
+		{"help of an unknown command", []string{"help", "frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"help of two commands", []string{"help", "serve", "tail"}, 2, "want one command"},
+		{"version with arguments", []string{"version", "now"}, 2, "unexpected arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "not a database" {
@@ -235,6 +246,9 @@ func TestBadCommandLines(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q in stderr", r.code, r.stderr, tc.code, tc.stderr)
 			}
 		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "typo.db")); !os.IsNotExist(err) {
+		t.Errorf("serve of a missing file left typo.db behind (Stat: %v)", err)
 	}
 	// None of it changed the log.
 	if got := mustRun(t, dir, "append", "-feed", "orders", "-type", "t", "-id", "urn:x:1", `{"a":1}`); got != "1\n" {
@@ -277,5 +291,54 @@ func TestServeShutdown(t *testing.T) {
 	}
 	if code := <-polled; code != http.StatusNotModified {
 		t.Errorf("the long poll in flight got %d, want 304 Not Modified", code)
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	dir := t.TempDir()
+	for _, cmd := range []string{"serve", "append", "seed", "tail", "bench", "version"} {
+		help, flagH := runCmd(t, dir, "", "help", cmd), runCmd(t, dir, "", cmd, "-h")
+		if help.code != 0 || !strings.Contains(help.stderr, "usage: eventfeed "+cmd) || help != flagH {
+			t.Errorf("help %s: exit %d, stderr %q; want exit 0 and the output of %s -h (exit %d, %q)", cmd, help.code, help.stderr, cmd, flagH.code, flagH.stderr)
+		}
+	}
+	r := runCmd(t, dir, "", "help")
+	if r.code != 0 || !strings.Contains(r.stderr, "version") || !strings.Contains(r.stderr, "eventfeed help COMMAND") {
+		t.Errorf("help: exit %d, stderr %q; want 0 and the commands, version and help among them", r.code, r.stderr)
+	}
+	r = runCmd(t, dir, "", "version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "eventfeed ") || !strings.HasSuffix(r.stdout, runtime.Version()+"\n") {
+		t.Errorf("version: exit %d, stdout %q; want 0 and \"eventfeed VERSION … %s\"", r.code, r.stdout, runtime.Version())
+	}
+}
+
+func TestVersionLine(t *testing.T) {
+	for _, tc := range []struct {
+		info debug.BuildInfo
+		want string
+	}{
+		{debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.2.3"}}, "eventfeed v1.2.3 go1.26.8"},
+		{debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+			{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "0123abc"}, {Key: "vcs.time", Value: "2026-12-02T10:00:00Z"}, {Key: "vcs.modified", Value: "true"},
+		}}, "eventfeed (devel) (revision 0123abc, 2026-12-02T10:00:00Z, modified) go1.26.8"},
+		{debug.BuildInfo{GoVersion: "go1.26.8", Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123abc"}, {Key: "vcs.modified", Value: "false"}}},
+			"eventfeed (devel) (revision 0123abc) go1.26.8"},
+	} {
+		if got := version(&tc.info); got != tc.want {
+			t.Errorf("version(%+v) = %q, want %q", tc.info, got, tc.want)
+		}
+	}
+}
+
+// TestServeCreate shows that -create serves an empty log where there is
+// no file yet.
+func TestServeCreate(t *testing.T) {
+	dir := t.TempDir()
+	s := serve(t, dir, "-db", "new.db", "-create")
+	if resp, body := get(t, s.base+"/feeds/"); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /feeds/ of an empty log: %d %s", resp.StatusCode, body)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new.db")); err != nil {
+		t.Errorf("serve -create made no file: %v", err)
 	}
 }

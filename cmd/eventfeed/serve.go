@@ -10,11 +10,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/metrics"
 	"github.com/eventfeed/eventfeed/publisher"
 	"github.com/eventfeed/eventfeed/store"
+	"github.com/eventfeed/eventfeed/store/postgres"
 )
 
 // shutdownGrace bounds how long serve waits for requests in flight when it
@@ -22,7 +29,7 @@ import (
 const shutdownGrace = 10 * time.Second
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "[-db events.db] [-addr 127.0.0.1:8080] [-page-size 100]", stderr)
+	fs := newFlagSet("serve", "[-db events.db | -postgres DSN] [-create] [-addr 127.0.0.1:8080] [-metrics-addr ADDR] [-page-size 100]", stderr)
 	lf := addLogFlags(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` to listen on (port 0 picks a free one)")
 	pageSize := fs.Int("page-size", store.DefaultPageSize, "entries per page of feeds created by appends through this server; when given, a feed stored with another size is refused (its pages are cached forever)")
@@ -31,14 +38,29 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	token := fs.String("append-token", "", "enable AtomPub POST for requests carrying \"Authorization: Bearer `TOKEN`\"")
 	browse := fs.Bool("browse", true, "serve HTML views of the feeds for web browsers at /feeds/~/")
 	verbose := fs.Bool("v", false, "log every request to stderr")
+	metricsAddr := fs.String("metrics-addr", "", "`address` to serve Prometheus metrics on, at /metrics (default: none)")
+	create := fs.Bool("create", false, "serve an empty log when the -db file does not exist, creating it (default: refuse, as a mistyped name would serve nothing)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
 	}
+	if err := checkAddr("addr", *addr); err != nil {
+		return err
+	}
+	if *metricsAddr != "" {
+		if err := checkAddr("metrics-addr", *metricsAddr); err != nil {
+			return err
+		}
+	}
 	if *pageSize < 1 || *pageSize > store.MaxPageSize {
 		return usagef("-page-size %d is out of range [1, %d]", *pageSize, store.MaxPageSize)
+	}
+	if *lf.postgres == "" && !*create {
+		if _, err := os.Stat(*lf.db); errors.Is(err, os.ErrNotExist) {
+			return usagef("no event log at %s: \"eventfeed seed\" and \"eventfeed append\" create one, or give -create to serve an empty log", *lf.db)
+		}
 	}
 	log, err := lf.open(ctx, *pageSize)
 	if err != nil {
@@ -76,15 +98,45 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *token != "" {
 		cfg.Authorize = bearer(*token)
 	}
-	h, err := publisher.New(log, cfg)
+	// Without -metrics-addr nothing is measured: the publisher's own
+	// Stats cost nothing, the per-request counting and timing do a little.
+	var (
+		appendLog store.Log = log
+		timed     *metrics.TimedLog
+	)
+	if *metricsAddr != "" {
+		name := "sqlite"
+		if *lf.postgres != "" {
+			name = "postgres"
+		}
+		timed = metrics.NewTimedLog(log, name)
+		appendLog = timed
+	}
+	h, err := publisher.New(appendLog, cfg)
 	if err != nil {
 		return usageError{err.Error()}
 	}
 	defer h.Close()
+	pc := metrics.NewPublisherCollector(h)
 
 	mux := http.NewServeMux()
-	mux.Handle("/feeds/", h)
+	if timed != nil {
+		mux.Handle("/feeds/", pc.Instrument(cfg.Prefix, h))
+	} else {
+		mux.Handle("/feeds/", h)
+	}
 	mux.Handle("/feeds", http.RedirectHandler("/feeds/", http.StatusMovedPermanently))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := ready(r.Context(), log); err != nil {
+			logger.Warn("not ready", "err", err)
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
 
 	var root http.Handler = mux
 	if *verbose {
@@ -101,7 +153,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	var mln net.Listener
+	if *metricsAddr != "" {
+		if mln, err = net.Listen("tcp", *metricsAddr); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	fmt.Fprintf(stdout, "serving http://%s/feeds/\n", ln.Addr())
+	if mln != nil {
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", mln.Addr())
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(pc, timed, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		if pl, ok := log.(*postgres.Log); ok {
+			reg.MustRegister(metrics.NewPostgresCollector(pl, logger))
+		}
+		msrv := metricsServer(reg, logger)
+		go msrv.Serve(mln)
+		defer msrv.Close()
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -121,6 +191,42 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return nil
+}
+
+// readyTimeout bounds the store check of /readyz.
+const readyTimeout = 5 * time.Second
+
+// ready reports whether log can serve: the store answers, and for
+// PostgreSQL some instance is the sequencer (without one, appends wait in
+// the outbox).
+func ready(ctx context.Context, log store.Log) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	if pl, ok := log.(*postgres.Log); ok {
+		st, err := pl.Stats(ctx)
+		if err != nil {
+			return err
+		}
+		if !st.SequencerAlive {
+			return errors.New("no instance is sequencing the outbox")
+		}
+		return nil
+	}
+	_, err := log.Feeds(ctx)
+	return err
+}
+
+// metricsServer serves the metrics of reg at /metrics.
+func metricsServer(reg *prometheus.Registry, logger *slog.Logger) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}))
+	return &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // checkPageSizes refuses to serve a log holding a feed whose page size is not

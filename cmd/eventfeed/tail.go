@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -18,8 +19,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/metrics"
 	"github.com/eventfeed/eventfeed/poller"
 	"github.com/eventfeed/eventfeed/store"
 	"github.com/eventfeed/eventfeed/store/postgres"
@@ -45,15 +49,27 @@ import (
 // prints the last batch again on the next run. Printing is at least once;
 // what a run has committed is never printed again, and nothing is ever
 // skipped.
+//
+// On stderr, unless -q: while it catches up, a progress line (events,
+// events/s, pages, how far behind the head) when stderr is a terminal; once
+// caught up (with -follow, the first time), one summary line. With
+// -metrics-addr it serves the poller's Prometheus metrics.
 func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("tail", "[-db replica.db | -postgres DSN] [-follow | -retry 30s] URL", stderr)
+	fs := newFlagSet("tail", "[-db replica.db | -postgres DSN] [-follow | -retry 30s] [-q] [-metrics-addr ADDR] URL", stderr)
 	db := fs.String("db", "", "SQLite `file` keeping the checkpoint, so that the next run prints only new entries (default: none, print everything)")
 	dsn := fs.String("postgres", "", "PostgreSQL `DSN` keeping the checkpoint instead of -db; one tail at a time follows a URL there")
 	schema := fs.String("schema", postgres.DefaultSchema, "PostgreSQL `schema` of the checkpoint, with -postgres")
 	follow := fs.Bool("follow", false, "keep printing new entries after catching up, until interrupted")
 	retry := fs.Duration("retry", 30*time.Second, "without -follow, how long to retry a failing request before giving up (exit 1); -follow retries until interrupted")
+	quiet := fs.Bool("q", false, "print no progress and no summary line on stderr")
+	metricsAddr := fs.String("metrics-addr", "", "`address` to serve Prometheus metrics on, at /metrics (default: none)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *metricsAddr != "" {
+		if err := checkAddr("metrics-addr", *metricsAddr); err != nil {
+			return err
+		}
 	}
 	if fs.NArg() != 1 {
 		return usagef("want one feed URL, got %d arguments", fs.NArg())
@@ -107,13 +123,23 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usagef("%v", err)
 	}
-	stop := showProgress(ctx, p, stderr)
+	if *metricsAddr != "" {
+		stopMetrics, err := serveTailMetrics(*metricsAddr, p, stderr)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
+	stop := func(error) {}
+	if !*quiet {
+		stop = report(ctx, p, stderr)
+	}
 	if *follow {
 		err = p.Run(ctx)
 	} else {
 		err = p.Sync(ctx)
 	}
-	stop()
+	stop(err)
 	if cause := context.Cause(ctx); errors.Is(cause, errOutput) {
 		return cause
 	}
@@ -318,56 +344,116 @@ func isJSON(mediaType string) bool {
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 
-// showProgress prints pages, events and events/s on stderr every half
-// second while p catches up, when stderr is a terminal. The returned
-// function stops it.
-func showProgress(ctx context.Context, p *poller.Poller, stderr io.Writer) (stop func()) {
-	f, ok := stderr.(*os.File)
-	if !ok {
-		return func() {}
+// report shows how p catches up, on stderr: while it does, a progress
+// line rewritten in place every half second when stderr is a terminal;
+// once it has caught up (with -follow, the first time), one summary line.
+// The returned function, called with the result of Sync or Run, prints
+// the summary if p caught up and it was not printed yet, and stops.
+func report(ctx context.Context, p *poller.Poller, stderr io.Writer) (stop func(error)) {
+	start := time.Now()
+	var (
+		mu      sync.Mutex
+		done    bool // the summary is printed, or will never be
+		showing bool // a progress line is on the terminal
+	)
+	// finish prints the summary line, in place of the progress line.
+	finish := func(st poller.Stats) {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return
+		}
+		done = true
+		if showing {
+			fmt.Fprint(stderr, "\r\033[K")
+		}
+		took := time.Since(start).Round(time.Millisecond)
+		if st.Checkpoint.Seq > 0 {
+			fmt.Fprintf(stderr, "caught up at seq %d: %d new events in %v\n", st.Checkpoint.Seq, st.Events, took)
+		} else {
+			fmt.Fprintf(stderr, "caught up: %d new events in %v\n", st.Events, took)
+		}
 	}
-	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
-		return func() {}
+	progress := func(st poller.Stats) {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return
+		}
+		rate := float64(st.Events) / max(time.Since(start).Seconds(), 1e-9)
+		line := fmt.Sprintf("%d events, %.0f events/s, %d pages", st.Events, rate, st.Pages)
+		if st.SeqLag > 0 {
+			line += fmt.Sprintf(", %d behind the head", st.SeqLag)
+		}
+		fmt.Fprint(stderr, "\r"+line+"\033[K")
+		showing = true
 	}
-	done := make(chan struct{})
+
+	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		start := time.Now()
-		t := time.NewTicker(500 * time.Millisecond)
+		term := isTerminal(stderr)
+		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
-		shown := false
-		show := func(st poller.Stats) {
-			rate := float64(st.Events) / max(time.Since(start).Seconds(), 1e-9)
-			fmt.Fprintf(f, "\r%d pages, %d events, %.0f events/s ", st.Pages, st.Events, rate)
-			shown = true
-		}
+		last := start
 		for {
 			select {
 			case <-t.C:
-				st := p.Stats()
-				if st.CaughtUp {
-					if shown {
-						show(st)
-						fmt.Fprintln(f)
-					}
-					return
-				}
-				show(st)
-			case <-done:
-				if shown {
-					show(p.Stats())
-					fmt.Fprintln(f)
-				}
+			case <-quit:
 				return
 			case <-ctx.Done():
 				return
 			}
+			st := p.Stats()
+			switch {
+			case st.CaughtUp:
+				finish(st)
+				return
+			case term && time.Since(last) >= 500*time.Millisecond:
+				progress(st)
+				last = time.Now()
+			}
 		}
 	}()
-	return func() {
-		close(done)
+	return func(err error) {
+		close(quit)
 		wg.Wait()
+		if st := p.Stats(); err == nil && st.CaughtUp {
+			finish(st)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if showing && !done {
+			fmt.Fprintln(stderr)
+		}
+		done = true
 	}
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// serveTailMetrics serves p's metrics at addr, telling where on stderr
+// (stdout holds the entries). The returned function stops it.
+func serveTailMetrics(addr string, p *poller.Poller, stderr io.Writer) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewPollerCollector(p), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := metricsServer(reg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	fmt.Fprintf(stderr, "metrics on http://%s/metrics\n", ln.Addr())
+	go srv.Serve(ln)
+	return func() { srv.Close() }, nil
 }

@@ -3,15 +3,16 @@
 // an Atom feed, each event written in the same transaction as its order
 // (the transactional outbox). See package examples/internal/orders.
 //
-//	go run ./examples/orders [-addr 127.0.0.1:8080] [-db orders.db]
+//	go run ./examples/orders [-addr 127.0.0.1:8070] [-db orders.db]
 //
-// Then, in another terminal:
+// It listens on 8070, beside "eventfeed serve" on 8080. GET / lists the
+// endpoints. Then, in another terminal:
 //
-//	curl -i localhost:8080/orders -H 'Content-Type: application/json' \
+//	curl -i localhost:8070/orders -H 'Content-Type: application/json' \
 //	     -d '{"customer":"Ada","address":"1 Loop Road","items":[{"sku":"book-42","quantity":1}]}'
-//	curl -i localhost:8080/orders/1
-//	curl -i -X POST localhost:8080/orders/1/cancel
-//	curl localhost:8080/feeds/orders
+//	curl -i localhost:8070/orders/1
+//	curl -i -X POST localhost:8070/orders/1/cancel
+//	curl localhost:8070/feeds/orders
 //
 // Interrupt it (Ctrl-C) to stop it gracefully.
 package main
@@ -31,7 +32,7 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	addr := flag.String("addr", "127.0.0.1:8070", "address to listen on")
 	db := flag.String("db", "orders.db", "SQLite file holding the orders and their events")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

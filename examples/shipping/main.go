@@ -3,11 +3,12 @@
 // /shipments/{orderID} from that replica alone, whether or not the orders
 // service is up. See package examples/internal/shipping.
 //
-//	go run ./examples/shipping [-addr 127.0.0.1:8090] [-db shipping.db] -orders http://127.0.0.1:8080/feeds/orders
+//	go run ./examples/shipping [-addr 127.0.0.1:8090] [-db shipping.db] -orders http://127.0.0.1:8070/feeds/orders
 //
 // With the orders example running (go run ./examples/orders), place an
 // order there, then:
 //
+//	curl localhost:8090/               # the endpoints
 //	curl -i localhost:8090/shipments/1
 //	curl localhost:8090/status
 //
@@ -35,7 +36,7 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8090", "address to listen on")
 	db := flag.String("db", "shipping.db", "SQLite file holding the replica")
-	ordersURL := flag.String("orders", "http://127.0.0.1:8080/feeds/orders", "URL of the orders feed")
+	ordersURL := flag.String("orders", "http://127.0.0.1:8070/feeds/orders", "URL of the orders feed")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

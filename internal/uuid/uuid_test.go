@@ -2,6 +2,8 @@ package uuid
 
 import (
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -23,21 +25,23 @@ func TestNewURN(t *testing.T) {
 }
 
 func TestTimeOrdered(t *testing.T) {
-	base := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	prev := ""
-	for i := range 50 {
-		u := newURN(base.Add(time.Duration(i) * 300 * time.Microsecond))
-		// The timestamp and sub-millisecond parts come first, so IDs made
-		// at least 1/4096 ms apart sort in time order.
-		if key := u[:len("urn:uuid:xxxxxxxx-xxxx-7xxx")]; key <= prev {
+	// IDs made one after the other sort in the order they were made, also
+	// within one millisecond.
+	prev := NewURN()
+	for i := range 1000 {
+		u := NewURN()
+		if u <= prev {
 			t.Fatalf("ID %d %q does not sort after the one before (%q)", i, u, prev)
-		} else {
-			prev = key
 		}
+		prev = u
 	}
-	// 1795694400000 ms = 0x01a217ba1200.
-	if got, want := newURN(base)[9:22], "01a217ba-1200"; got != want {
-		t.Errorf("timestamp of %v encodes as %q, want %q", base, got, want)
+	// The first 48 bits are the Unix time in milliseconds.
+	before := time.Now().UnixMilli()
+	u := NewURN()
+	after := time.Now().UnixMilli()
+	ms, err := strconv.ParseInt(strings.ReplaceAll(u[9:22], "-", ""), 16, 64)
+	if err != nil || ms < before || ms > after {
+		t.Errorf("timestamp of %q is %d (%v), want %d to %d", u, ms, err, before, after)
 	}
 }
 

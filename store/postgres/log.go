@@ -109,6 +109,8 @@ type Log struct {
 	progress notify.Signal // broadcast whenever this instance learns of a head
 	kick     chan struct{} // wakes the sequencer
 	leading  atomic.Bool   // this instance is the sequencer
+	// leaderChanges counts the times leading changed.
+	leaderChanges atomic.Uint64
 
 	closeOnce sync.Once
 	closed    atomic.Bool

@@ -327,6 +327,7 @@ func testLongTransactions(t *testing.T, size int) {
 	for i := range n {
 		e := testEvent("big", fmt.Sprintf("e%04d", i))
 		e.Data = make([]byte, size)
+		e.ContentType = "application/octet-stream" // zero bytes are not JSON
 		big = append(big, e)
 	}
 	tx := begin(t, pool)

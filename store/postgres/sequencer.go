@@ -118,8 +118,16 @@ func (l *Log) sequence(ctx context.Context) {
 // interval. A wake-up (an Append of this instance, a notification with
 // WakeOnCommit) makes it look at once.
 func (l *Log) lead(ctx context.Context, conn *pgx.Conn) error {
+	// Leadership changes are logged at INFO: after a takeover, each
+	// instance's log says which one sequences.
 	l.leading.Store(true)
-	defer l.leading.Store(false)
+	l.leaderChanges.Add(1)
+	l.log.Info("postgres: this instance is now the sequencer")
+	defer func() {
+		l.leading.Store(false)
+		l.leaderChanges.Add(1)
+		l.log.Info("postgres: this instance is no longer the sequencer")
+	}()
 	wait := min(busyPoll, l.poll)
 	timer := time.NewTimer(0)
 	defer timer.Stop()

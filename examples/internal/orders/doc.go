@@ -13,6 +13,7 @@
 //
 // # HTTP API
 //
+//	GET  /                     these endpoints and a curl line to place an order (text/plain)
 //	POST /orders               {"customer": …, "address": …, "items": [{"sku": …, "quantity": …}]}
 //	                           201 Created, Location: /orders/{id}
 //	GET  /orders/{id}          the order, from the service's own tables

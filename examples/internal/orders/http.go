@@ -17,6 +17,28 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
+// index answers GET / with the service's endpoints and a first request to
+// try, so that whoever opens the service's address learns what it does.
+func (s *Service) index(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, `orders: takes orders and publishes their events as an Atom feed.
+
+  POST /orders              place an order (JSON): 201 and its Location
+  GET  /orders/{id}         an order
+  POST /orders/{id}/cancel  cancel an order
+  GET  /feeds/orders        the Atom feed of order.placed and order.cancelled events
+  GET  /feeds/              the AtomPub service document listing the feeds
+
+Place an order:
+
+  curl -i http://%[1]s/orders -H 'Content-Type: application/json' \\
+       -d '{"customer":"Ada","address":"1 Loop Road","items":[{"sku":"book-42","quantity":1}]}'
+
+then read it back with curl http://%[1]s/orders/1 and its event with
+curl http://%[1]s/feeds/orders
+`, r.Host)
+}
+
 func (s *Service) place(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {

@@ -1,16 +1,55 @@
 package orders_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/eventfeed/eventfeed/examples/internal/orders"
 	"github.com/eventfeed/eventfeed/examples/internal/problem"
 )
+
+// TestIndex checks that GET / lists the endpoints, and that the curl line
+// it offers places an order.
+func TestIndex(t *testing.T) {
+	svc, _ := open(t)
+	srv := httptest.NewServer(svc)
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("GET /: %d %s, want 200 text/plain", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{"POST /orders ", "GET  /orders/{id}", "POST /orders/{id}/cancel", "GET  /feeds/orders", "curl -i " + srv.URL + "/orders"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("GET / lacks %q:\n%s", want, body)
+		}
+	}
+	m := regexp.MustCompile(`-d '([^']*)'`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("GET / shows no curl -d line:\n%s", body)
+	}
+	resp, err = http.Post(srv.URL+"/orders", "application/json", bytes.NewReader(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("the order GET / shows: POST /orders answered %d, want 201", resp.StatusCode)
+	}
+	if resp, _ := http.Get(srv.URL + "/nothing"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /nothing: %d, want 404", resp.StatusCode)
+	}
+}
 
 func TestHTTP(t *testing.T) {
 	svc, log := open(t)

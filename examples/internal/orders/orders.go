@@ -156,6 +156,7 @@ func Open(ctx context.Context, path string, cfg Config) (*Service, error) {
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
+	s.mux.HandleFunc("GET /{$}", s.index)
 	s.mux.HandleFunc("POST /orders", s.place)
 	s.mux.HandleFunc("GET /orders/{id}", s.get)
 	s.mux.HandleFunc("POST /orders/{id}/cancel", s.cancel)

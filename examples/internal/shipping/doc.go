@@ -26,10 +26,14 @@
 //
 // GET /shipments/{orderID} never calls the orders service. When orders is
 // down, shipping answers as before, with what it had read; the poller
-// retries with backoff and catches up once orders is back.
+// retries with backoff and catches up once orders is back. Before the
+// first order the orders feed does not exist (its publisher answers 404):
+// shipping logs that once, at INFO, and waits for it without counting
+// an error.
 //
 // # HTTP API
 //
+//	GET /                      these endpoints (text/plain)
 //	GET /shipments/{orderID}   the shipment; 404 for an order the replica has not seen
 //	GET /status                how far the replica has read the orders feed
 package shipping

@@ -16,6 +16,23 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
+// index answers GET / with the service's endpoints and a first request to
+// try, so that whoever opens the service's address learns what it does.
+func (s *Service) index(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, `shipping: follows the orders feed %[2]s
+into its own replica and answers from it alone, also while orders is down.
+
+  GET /shipments/{orderID}  the shipment of an order: 404 until its order.placed is read
+  GET /status               how far the replica has read the orders feed
+
+Once an order is placed with the orders service:
+
+  curl -i http://%[1]s/shipments/1
+  curl http://%[1]s/status
+`, r.Host, s.source)
+}
+
 func (s *Service) getShipment(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("orderID"), 10, 64)
 	if err != nil || id < 1 {

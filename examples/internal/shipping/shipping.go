@@ -65,7 +65,7 @@ type Status struct {
 // Config configures a Service.
 type Config struct {
 	// Orders is the URL of the orders feed, such as
-	// "http://127.0.0.1:8080/feeds/orders". Required.
+	// "http://127.0.0.1:8070/feeds/orders". Required.
 	Orders string
 	// Client makes the requests to the orders feed. Nil means the
 	// poller's default client.
@@ -90,6 +90,8 @@ type Service struct {
 	source  string
 	mux     *http.ServeMux
 	logger  *slog.Logger
+	client  *http.Client
+	backoff poller.Backoff
 }
 
 const schema = `CREATE TABLE IF NOT EXISTS shipments (
@@ -137,10 +139,15 @@ func Open(ctx context.Context, path string, cfg Config) (*Service, error) {
 		replica.Close()
 		return nil, err
 	}
-	s := &Service{replica: replica, poller: p, source: p.Source(), mux: http.NewServeMux(), logger: cfg.Logger}
+	s := &Service{replica: replica, poller: p, source: p.Source(), mux: http.NewServeMux(), logger: cfg.Logger,
+		client: cfg.Client, backoff: cfg.Backoff}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
+	if s.client == nil {
+		s.client = &http.Client{Timeout: 10 * time.Second}
+	}
+	s.mux.HandleFunc("GET /{$}", s.index)
 	s.mux.HandleFunc("GET /shipments/{orderID}", s.getShipment)
 	s.mux.HandleFunc("GET /status", s.getStatus)
 	return s, nil
@@ -150,7 +157,54 @@ func Open(ctx context.Context, path string, cfg Config) (*Service, error) {
 // returns nil. It returns earlier only on an error that retrying cannot
 // cure, such as a feed that was reset (eventfeed.ErrFeedReset). Until the
 // first order is placed the feed does not exist; Run waits for it.
-func (s *Service) Run(ctx context.Context) error { return s.poller.Run(ctx) }
+func (s *Service) Run(ctx context.Context) error {
+	if err := s.awaitFeed(ctx); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return s.poller.Run(ctx)
+}
+
+// awaitFeed returns once the orders feed exists, when the replica has
+// never read it. A publisher answers 404 for a feed until its first event:
+// for a shop that has taken no order yet that is the normal state, not an
+// error, so it is logged once at INFO and not counted in the Status's
+// errors. Any other answer, or a failure, is left to the poller, which
+// retries and reports it.
+func (s *Service) awaitFeed(ctx context.Context) error {
+	cp, err := s.replica.Checkpoint(ctx, s.source)
+	if err != nil || !cp.IsZero() {
+		return err
+	}
+	wait := s.backoff.Min
+	for logged := false; ; logged = true {
+		req, err := http.NewRequestWithContext(ctx, http.MethodHead, s.source, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := s.client.Do(req)
+		if err != nil {
+			return nil
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			return nil
+		}
+		if !logged {
+			s.logger.InfoContext(ctx, "shipping: the orders feed has no events yet; waiting for the first order", "feed", s.source)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		wait = min(2*wait, s.backoff.Max)
+	}
+}
 
 // Sync applies what the orders feed holds that the replica does not, and
 // returns once the replica has reached the feed's head: a one-off catch-up,

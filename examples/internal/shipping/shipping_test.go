@@ -1,15 +1,18 @@
 package shipping_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,8 +114,8 @@ func TestProjection(t *testing.T) {
 	feed.append(t, "order.placed", "order-1", `{"order_id":1,"customer":"Ada","address":"1 Loop Road","items":[{"sku":"book-42","quantity":2}]}`)
 	feed.append(t, "order.placed", "order-2", `{"order_id":2,"address":"2 Loop Road","items":[{"sku":"pen","quantity":1}]}`)
 	feed.append(t, "order.cancelled", "order-2", `{"order_id":2}`)
-	feed.append(t, "order.paid", "order-1", `{"order_id":1}`) // not shipping's business: skipped
-	feed.append(t, "order.placed", "order-3", `not JSON`)     // parked, and the rest goes on
+	feed.append(t, "order.paid", "order-1", `{"order_id":1}`)   // not shipping's business: skipped
+	feed.append(t, "order.placed", "order-3", `"not an order"`) // JSON, but not an order: parked, and the rest goes on
 	feed.append(t, "order.placed", "order-4", `{"order_id":4,"address":"4 Loop Road","items":[]}`)
 
 	path := filepath.Join(t.TempDir(), "shipping.db")
@@ -229,6 +232,117 @@ func TestOrdersDown(t *testing.T) {
 	}
 	if !strings.HasPrefix(st.Source, "http://"+addr) {
 		t.Errorf("status: got source %s, want the feed on %s", st.Source, addr)
+	}
+}
+
+// TestBeforeFirstOrder runs shipping against a feed with no events yet,
+// which its publisher answers with 404: a normal state, logged once at
+// INFO, never as a warning nor counted as an error; the first order is
+// applied when it comes.
+func TestBeforeFirstOrder(t *testing.T) {
+	feed := newOrdersFeed(t)
+	var logged lockedBuffer
+	applied := make(chan eventfeed.Event, 10)
+	// Count the answers of the empty feed, to let several pass.
+	misses := make(chan struct{}, 100)
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err == nil && resp.StatusCode == http.StatusNotFound {
+			select {
+			case misses <- struct{}{}:
+			default:
+			}
+		}
+		return resp, err
+	})}
+	svc, err := shipping.Open(context.Background(), filepath.Join(t.TempDir(), "shipping.db"), shipping.Config{
+		Orders:  feed.url,
+		Client:  client,
+		Backoff: poller.Backoff{Min: time.Millisecond, Max: 10 * time.Millisecond},
+		Applied: func(evs []eventfeed.Event) {
+			for _, ev := range evs {
+				applied <- ev
+			}
+		},
+		Logger: slog.New(slog.NewTextHandler(&logged, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(svc)
+	t.Cleanup(func() { srv.Close(); svc.Close() })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- svc.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	for range 3 {
+		select {
+		case <-misses:
+		case <-time.After(30 * time.Second):
+			t.Fatal("shipping did not look at the empty feed in 30s")
+		}
+	}
+	var st shipping.Status
+	get(t, srv.URL+"/status", &st)
+	if st.Errors != 0 || st.LastError != "" {
+		t.Errorf("status before the first order: %d errors, last %q; want none", st.Errors, st.LastError)
+	}
+	feed.append(t, "order.placed", "order-1", `{"order_id":1,"address":"1 Loop Road","items":[]}`)
+	select {
+	case ev := <-applied:
+		if ev.Subject != "order-1" {
+			t.Errorf("applied %s, want order-1", ev.Subject)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("shipping did not apply the first order in 30s")
+	}
+	log := logged.String()
+	if n := strings.Count(log, "level=INFO"); n != 1 || !strings.Contains(log, "no events yet") || strings.Contains(log, "level=WARN") || strings.Contains(log, "level=ERROR") {
+		t.Errorf("log before the first order: want one INFO line saying the feed has no events yet, nothing worse; got\n%s", log)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestIndex(t *testing.T) {
+	feed := newOrdersFeed(t)
+	_, srv := open(t, filepath.Join(t.TempDir(), "shipping.db"), feed.url, nil)
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{feed.url, "GET /shipments/{orderID}", "GET /status", "curl -i " + srv.URL + "/shipments/1"} {
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("GET /: %d, lacks %q:\n%s", resp.StatusCode, want, body)
+		}
 	}
 }
 
