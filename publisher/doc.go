@@ -63,15 +63,18 @@
 //
 // The subscription document and the working page change with the head.
 // Their strong ETag is derived from the epoch, the head and the Config, and
-// comes with Last-Modified (the newest event's time) and "Cache-Control:
-// public, max-age=N, must-revalidate" (N from Config.CacheMaxAge, 0 by
-// default). A request whose If-None-Match names the current head, or
-// without one whose If-Modified-Since is exactly the current
-// Last-Modified, is answered 304 from the head the Log keeps in memory,
-// without reading an event. (Event times are set by their producers and
-// may go backwards, and dates have a resolution of one second: ETags are
-// the validator to rely on.) They are rendered once per head, on first
+// comes with "Cache-Control: public, max-age=N, must-revalidate" (N from
+// Config.CacheMaxAge, 0 by default). A request whose If-None-Match names the
+// current head is answered 304 from the head the Log keeps in memory,
+// without reading an event. They are rendered once per head, on first
 // request.
+//
+// Only entry documents carry Last-Modified. A page's URL names other bytes
+// while it fills, often several times within one second, and event times
+// are set by their producers: a date cannot tell those versions apart, and
+// a 304 for a full page carries "immutable". So pages and the subscription
+// document are validated by their strong ETags alone, and If-Modified-Since
+// without If-None-Match is answered with the document as it is now.
 //
 // Responses are gzipped when Accept-Encoding allows it; each coding has
 // its own ETag. Vary names Accept-Encoding, and Accept where the format

@@ -71,7 +71,13 @@ func (h *Handler) newRendition(body []byte, contentType []string, etag string, m
 		r.length[c] = []string{strconv.Itoa(len(r.body[c]))}
 	}
 	if !mod.IsZero() {
-		r.modTime = mod.Truncate(time.Second)
+		// Never later than now (RFC 9110 §8.8.2.1): an event's time is its
+		// producer's, and may lie ahead.
+		if now := time.Now(); mod.After(now) {
+			mod = now
+		}
+		mod = mod.Truncate(time.Second)
+		r.modTime = mod
 		r.lastModified = []string{mod.UTC().Format(http.TimeFormat)}
 	}
 	h.stats.renders.Add(1)
@@ -165,11 +171,9 @@ func (h *Handler) cached(ctx context.Context, key docKey, render func(context.Co
 // If-None-Match names the current head is answered 304 without rendering
 // or reading anything.
 type headDocs struct {
-	f            store.Feed
-	working      uint64 // the working page's number
-	lastModified []string
-	modTime      time.Time
-	docs         [2][numFormats]headDoc // by headKind, format
+	f       store.Feed
+	working uint64                 // the working page's number
+	docs    [2][numFormats]headDoc // by headKind, format
 }
 
 type headKind uint8
@@ -187,10 +191,6 @@ type headDoc struct {
 
 func (h *Handler) newHeadDocs(f store.Feed) *headDocs {
 	d := &headDocs{f: f, working: f.Head/uint64(f.PageSize) + 1}
-	if !f.Updated.IsZero() {
-		d.modTime = f.Updated.Truncate(time.Second)
-		d.lastModified = []string{f.Updated.UTC().Format(http.TimeFormat)}
-	}
 	// "epoch.head.fingerprint.kind format": the same on every instance
 	// serving the same log with the same Config.
 	base := `"` + f.Epoch + "." + strconv.FormatUint(f.Head, 10) + "." + h.fingerprint + "."
@@ -352,7 +352,10 @@ func (h *Handler) renderPage(ctx context.Context, f store.Feed, k uint64, at doc
 		return nil, fmt.Errorf("publisher: render page %d of %s: %w", k, f.Name, err)
 	}
 	h.logger.Debug("publisher: rendered page", "feed", f.Name, "page", k, "full", full, "entries", len(events))
-	return h.newRendition(buf.Bytes(), contentTypes[fm], etag, doc.Updated, true), nil
+	// No Last-Modified: a page URL names other bytes as the page fills,
+	// several times within one second, and the times of its entries are
+	// their producers' (see (*Handler).notModified).
+	return h.newRendition(buf.Bytes(), contentTypes[fm], etag, time.Time{}, true), nil
 }
 
 // renderEntry renders the entry document of ev, with links for a document

@@ -202,24 +202,17 @@ func (h *Handler) serveHead(w http.ResponseWriter, r *http.Request, d *headDocs,
 	fm := negotiateFormat(r.Header)
 	c := acceptsGzip(r.Header)
 	doc := &d.docs[kind][fm]
-	if !h.notModified(r, doc.etag[c][0], d.modTime, true) {
+	if !h.notModified(r, doc.etag[c][0], time.Time{}) {
 		rd, err := h.renderHead(r.Context(), d, kind, fm)
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
-		// A head document's Last-Modified is the head's, not its entries'
-		// newest time: an empty working page has none of its own.
-		if d.lastModified != nil {
-			w.Header()["Last-Modified"] = d.lastModified
-		}
 		h.write(w, r, rd, c, h.headCC, varyNegotiated, http.StatusOK)
 		return
 	}
-	// Only an If-None-Match naming the head asks to wait for the next
-	// one: a date may name an older document.
 	wait := preferWait(r.Header)
-	if !mayWait || wait <= 0 || h.maxWait < 0 || h.ctx.Err() != nil || len(r.Header["If-None-Match"]) == 0 {
+	if !mayWait || wait <= 0 || h.maxWait < 0 || h.ctx.Err() != nil {
 		h.writeNotModified(w, doc.etag[c], h.headCC, varyNegotiated)
 		return
 	}
@@ -274,17 +267,27 @@ func (h *Handler) wait(ctx context.Context, f store.Feed, d time.Duration) (stor
 
 // notModified evaluates If-None-Match, or when absent If-Modified-Since
 // (RFC 9110 §13.2.2), against a representation with etag, last modified
-// at mod. With exact, the date must be mod itself, as nginx checks by
-// default: the head documents' date is their newest event's time, which
-// events stamped by their producers can move backwards, so a later date
-// does not prove the client has the current document.
-func (h *Handler) notModified(r *http.Request, etag string, mod time.Time, exact bool) bool {
+// at mod (zero when it has no Last-Modified).
+//
+// Only entry documents have a Last-Modified. A date cannot tell apart the
+// versions of a document that changes several times a second, and an
+// event's time is set by its producer, earlier or later than when it was
+// stored: the subscription document and the working page, and a full page
+// (which was the working page under the same URL before it filled) would
+// answer 304 for bytes the client does not hold, and a full page's 304
+// carries "immutable". Without a Last-Modified the server has no date to
+// compare with and ignores If-Modified-Since (RFC 9110 §13.1.3), so those
+// documents are validated by their strong ETags alone; caches do the same
+// (nginx compares If-Modified-Since with a Last-Modified only). An entry
+// URL names one set of bytes from the moment it exists, so a date the
+// client holds for it can only be that entry's.
+func (h *Handler) notModified(r *http.Request, etag string, mod time.Time) bool {
 	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
 		return etagMatch(inm, etag)
 	}
 	if ims := r.Header["If-Modified-Since"]; len(ims) > 0 && !mod.IsZero() {
 		t, err := http.ParseTime(ims[0])
-		return err == nil && (t.Equal(mod) || !exact && mod.Before(t))
+		return err == nil && !mod.After(t)
 	}
 	return false
 }
@@ -292,7 +295,7 @@ func (h *Handler) notModified(r *http.Request, etag string, mod time.Time, exact
 // serve answers with rd, or 304 when the request's conditions say the
 // client has it.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rd *rendition, c coding, cc, vary []string, status int) {
-	if status == http.StatusOK && h.notModified(r, rd.etag[c][0], rd.modTime, false) {
+	if status == http.StatusOK && h.notModified(r, rd.etag[c][0], rd.modTime) {
 		h.writeNotModified(w, rd.etag[c], cc, vary)
 		return
 	}
