@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
@@ -175,6 +176,9 @@ func bodyStatus(err error) int {
 	var mb *http.MaxBytesError
 	if errors.As(err, &mb) || errors.Is(err, feed.ErrTooLarge) {
 		return http.StatusRequestEntityTooLarge
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return http.StatusRequestTimeout
 	}
 	return http.StatusBadRequest
 }
