@@ -26,8 +26,10 @@ const (
 	// HeaderEventSubject names the event's Subject when the body is not
 	// an Atom entry.
 	HeaderEventSubject = "Event-Subject"
-	// HeaderIdempotencyKey is the event's ID: an append repeated with the
-	// same key stores the event once.
+	// HeaderIdempotencyKey names an append within its feed: an append
+	// repeated to the same feed with the same key stores the event once.
+	// The event's ID is derived from the feed and the key (see the
+	// package documentation).
 	HeaderIdempotencyKey = "Idempotency-Key"
 )
 
@@ -72,7 +74,11 @@ func (h *Handler) serveAppend(w http.ResponseWriter, r *http.Request) {
 	stored, err := h.log.Append(r.Context(), ev)
 	switch {
 	case errors.Is(err, eventfeed.ErrConflict):
-		h.problem(w, r, http.StatusConflict, fmt.Sprintf("event ID %q is already used for another event", ev.ID))
+		what := fmt.Sprintf("event ID %q", ev.ID)
+		if key, _ := idempotencyKey(r.Header); key != "" {
+			what = fmt.Sprintf("%s %q (event ID %q)", HeaderIdempotencyKey, key, ev.ID)
+		}
+		h.problem(w, r, http.StatusConflict, fmt.Sprintf("%s is already used in feed %q for another event", what, name))
 		return
 	case errors.Is(err, eventfeed.ErrInvalidEvent), errors.Is(err, eventfeed.ErrInvalidFeedName):
 		h.problem(w, r, http.StatusBadRequest, err.Error())
@@ -142,7 +148,7 @@ func (h *Handler) readEvent(w http.ResponseWriter, r *http.Request, name string)
 		}
 		ev.Seq = 0 // the Log assigns it
 		if key != "" {
-			ev.ID = key
+			ev.ID = keyID(name, key)
 		}
 		if ev.ID == "" {
 			ev.ID = uuid.NewURN()
@@ -153,6 +159,9 @@ func (h *Handler) readEvent(w http.ResponseWriter, r *http.Request, name string)
 	data, err := io.ReadAll(body)
 	if err != nil {
 		return ev, bodyStatus(err), fmt.Errorf("the body cannot be read: %w", err)
+	}
+	if key != "" {
+		key = keyID(name, key)
 	}
 	ev = eventfeed.Event{
 		Feed:        name,
@@ -196,6 +205,18 @@ func idempotencyKey(hdr http.Header) (string, error) {
 		return "", fmt.Errorf("%s %s is not a quoted string", HeaderIdempotencyKey, v)
 	}
 	return s, nil
+}
+
+// keyID is the ID of the event appended to feed with Idempotency-Key key:
+// a name-based (version 5) UUID of the URL
+// "{feed.NSEventfeed}/feeds/{feed}/idempotency-keys/{key, path-escaped}".
+// Keys are chosen by clients, each for its own appends: taken as event IDs
+// as they are, the same key sent to two feeds would name one event (409,
+// or the other feed's entry replayed). Derived, a key names one event per
+// feed, and an ID of the same form made by another instance or release
+// for the same feed and key is the same.
+func keyID(feedName, key string) string {
+	return uuid.NameURN(uuid.NamespaceURL, feed.NSEventfeed+"/feeds/"+feedName+"/idempotency-keys/"+url.PathEscape(key))
 }
 
 // entryLocation is the URL of entry seq of f for the Location of a 201:

@@ -109,12 +109,19 @@
 //     event's; the Event-Type header gives its type (required) and
 //     Event-Subject its subject; the Log stamps the time.
 //
-// An Idempotency-Key header (a bare token or a quoted string) is the
-// event's ID, before atom:id; without either the event gets a new
-// urn:uuid. Sending an event again with the same ID stores it once and
-// answers exactly as the first time: 201 Created, Location (the entry's
-// URL) and the entry document. The same ID with other content is 409
-// Conflict and stores nothing. Other failures: 400 for a malformed entry,
+// An Idempotency-Key header (a bare token or a quoted string) names the
+// append within its feed: the event's ID is then the name-based (version 5)
+// UUID, in the URL name space, of
+// "https://github.com/eventfeed/eventfeed/ns/1/feeds/{feed}/idempotency-keys/{key}"
+// (the key path-escaped), so the same key sent to two feeds stores two
+// events; clients sharing a feed must choose keys that differ (UUIDs). It
+// takes precedence over atom:id. Without a key an Atom entry's atom:id is
+// the ID as it is (RFC 4287 makes it universally unique: the same atom:id
+// in two feeds is a conflict), and without either the event gets a new
+// urn:uuid. Sending an event again with the same key, or ID, stores it
+// once and answers exactly as the first time: 201 Created, Location (the
+// entry's URL) and the entry document. The same key or ID with other
+// content is 409 Conflict and stores nothing. Other failures: 400 for a malformed entry,
 // an invalid event or feed name, a missing Event-Type; 413 for a body over
 // Config.MaxBodyBytes; 415 for a missing Content-Type or an Atom feed
 // document; 405 (Allow: GET, HEAD) when appending is not enabled.
