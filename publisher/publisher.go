@@ -310,6 +310,7 @@ var (
 	varyEncoding   = []string{"Accept-Encoding"}
 	varyNegotiated = []string{"Accept, Accept-Encoding"}
 	nosniff        = []string{"nosniff"}
+	retryNow       = []string{"1"}
 )
 
 func (h *Handler) routes() {

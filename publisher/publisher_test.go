@@ -631,7 +631,12 @@ func TestGofeedReadsLinks(t *testing.T) {
 // problem document and change nothing.
 func TestBadInput(t *testing.T) {
 	e := newEnv(t, 3, publisher.Config{Authorize: allowAll, MaxBodyBytes: 1024})
-	e.add("orders", 0, 4)
+	e.add("orders", 0, 3)
+	// Event 4 was appended with an Idempotency-Key.
+	if r := e.do("POST", e.url("orders"), strings.NewReader(`{"n":4}`), "Content-Type: application/json",
+		"Event-Type: order.placed", "Idempotency-Key: k-4"); r.StatusCode != 201 {
+		t.Fatalf("POST: status %d: %s", r.StatusCode, r.body)
+	}
 	ep := e.feed("orders").Epoch
 	entry := func(id, typ string) string {
 		return `<entry xmlns="http://www.w3.org/2005/Atom"><id>` + id + `</id><title>t</title><updated>2026-11-26T12:00:00Z</updated>` +
@@ -654,8 +659,13 @@ func TestBadInput(t *testing.T) {
 		{"page beyond the working page", "GET", "orders/" + ep + "/pages/3", "", nil, 404, "working page is 2"},
 		{"entry 0", "GET", "orders/" + ep + "/entries/0", "", nil, 404, "entries are 1 to 4"},
 		{"entry beyond the head", "GET", "orders/" + ep + "/entries/5", "", nil, 404, "entries are 1 to 4"},
-		{"other epoch page", "GET", "orders/0123/pages/1", "", nil, 404, "was reset"},
-		{"other epoch entry", "GET", "orders/0123/entries/1", "", nil, 404, "was reset"},
+		{"other epoch page", "GET", "orders/0123456789abcdef/pages/1", "", nil, 404, "was reset"},
+		{"other epoch entry", "GET", "orders/0123456789abcdef/entries/1", "", nil, 404, "was reset"},
+		// Tokens no epoch could be: a plain 404, not a reset.
+		{"malformed epoch 0", "GET", "orders/0/pages/1", "", nil, 404, "has no epoch"},
+		{"malformed epoch, 15 digits", "GET", "orders/" + ep[:15] + "/pages/1", "", nil, 404, "has no epoch"},
+		{"malformed epoch, upper case", "GET", "orders/" + strings.ToUpper(ep) + "/entries/1", "", nil, 404, "has no epoch"},
+		{"malformed epoch, 17 digits", "GET", "orders/" + ep + "0/entries/1", "", nil, 404, "has no epoch"},
 		{"unknown path", "GET", "orders/" + ep + "/other/1", "", nil, 404, "no such resource"},
 		{"trailing slash", "GET", "orders/" + ep + "/pages/1/", "", nil, 404, "no such resource"},
 		{"PUT feed", "PUT", "orders", "x", nil, 405, "PUT is not allowed"},
@@ -673,7 +683,7 @@ func TestBadInput(t *testing.T) {
 		{"invalid event type", "POST", "orders", "{}", []string{"Content-Type: application/json", "Event-Type: a\tb"}, 400, "control character"},
 		{"invalid feed name", "POST", "Orders", "{}", []string{"Content-Type: application/json", "Event-Type: t"}, 400, "invalid feed name"},
 		{"ID reuse with other data", "POST", "orders", `{"other":1}`, []string{"Content-Type: application/json", "Event-Type: order.placed",
-			"Idempotency-Key: " + testEvent("orders", 1).ID, "Event-Subject: order-1"}, 409, "already used"},
+			"Idempotency-Key: k-4"}, 409, "already used"},
 		{"atom:id reuse with other data", "POST", "orders", entry(testEvent("orders", 2).ID, "order.placed"),
 			[]string{"Content-Type: application/atom+xml"}, 409, "already used"},
 		{"bad Idempotency-Key", "POST", "orders", "{}", []string{"Content-Type: application/json", "Event-Type: t", `Idempotency-Key: "abc`}, 400, "not a quoted string"},
@@ -702,6 +712,8 @@ func TestBadInput(t *testing.T) {
 				if p.Type != eventfeed.ProblemFeedReset || resolve(t, r.Request.URL.String(), p.Current) != e.url("orders") {
 					t.Errorf("reset problem type %q current %q, want %q and the subscription URL", p.Type, p.Current, eventfeed.ProblemFeedReset)
 				}
+			} else if p.Type != "" || p.Current != "" {
+				t.Errorf("problem type %q current %q, want neither", p.Type, p.Current)
 			}
 			if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 				t.Errorf("Cache-Control %q on an error, want no-store", cc)

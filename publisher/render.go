@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -298,6 +299,9 @@ func (h *Handler) renderPage(ctx context.Context, f store.Feed, k uint64, at doc
 		if err := contiguous(events, from, to); err != nil {
 			return nil, fmt.Errorf("publisher: read page %d of %s: %w", k, f.Name, err)
 		}
+		if err := h.sameEpoch(ctx, f); err != nil {
+			return nil, err
+		}
 	}
 	l := h.links(f, at)
 	doc := &feed.Feed{
@@ -369,6 +373,37 @@ func (h *Handler) renderEntry(f store.Feed, ev eventfeed.Event, at docAt, zip bo
 		return nil, fmt.Errorf("publisher: render entry %d of %s: %w", ev.Seq, f.Name, err)
 	}
 	return h.newRendition(buf.Bytes(), entryType, "", ev.Time, zip), nil
+}
+
+// resetError reports that the log of a feed was wiped and rebuilt while
+// a document of its old epoch was being rendered.
+type resetError struct {
+	f store.Feed // the feed now, of another epoch (zero when it is gone)
+}
+
+func (e *resetError) Error() string {
+	return fmt.Sprintf("publisher: feed %q was reset while a document was rendered", e.f.Name)
+}
+
+func (e *resetError) Unwrap() error { return eventfeed.ErrFeedReset }
+
+// sameEpoch checks, after events of f were read, that the log still holds
+// f's epoch. A Log reads by feed name: had the log been wiped and rebuilt
+// since f was looked up, the events would be the new epoch's, and the
+// document rendered from them would be cached, here and by every cache on
+// the way, under a URL of the old one. Epochs are random, so a log that
+// has f's epoch after the read had it during the read.
+func (h *Handler) sameEpoch(ctx context.Context, f store.Feed) error {
+	now, err := h.log.Feed(ctx, f.Name)
+	switch {
+	case errors.Is(err, eventfeed.ErrFeedNotFound):
+		return &resetError{f: store.Feed{Name: f.Name}}
+	case err != nil:
+		return fmt.Errorf("publisher: check the epoch of %s: %w", f.Name, err)
+	case now.Epoch != f.Epoch:
+		return &resetError{f: now}
+	}
+	return nil
 }
 
 // contiguous checks that a Log returned exactly the seqs from..to: a

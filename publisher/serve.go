@@ -168,6 +168,9 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return nil, fmt.Errorf("publisher: read entry %d of %s: %w", seq, f.Name, err)
 			}
+			if err := h.sameEpoch(ctx, f); err != nil {
+				return nil, err
+			}
 			return h.renderEntry(f, events[0], entryDoc, true)
 		})
 	if err != nil {
@@ -178,12 +181,25 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkEpoch answers 404 for a URL of another epoch of f than the current
-// one: the feed was reset, and what that URL named is gone.
+// one: with the feed-reset problem when the token is one an epoch could
+// be (the feed was reset, and what that URL named is gone), a plain 404
+// otherwise (a URL nobody was ever given).
 func (h *Handler) checkEpoch(w http.ResponseWriter, r *http.Request, f store.Feed, at docAt) bool {
 	epoch := r.PathValue("epoch")
 	if epoch == f.Epoch {
 		return true
 	}
+	if !epochLike(epoch, f.Epoch) {
+		h.problem(w, r, http.StatusNotFound, fmt.Sprintf("feed %q has no epoch %q", f.Name, epoch))
+		return false
+	}
+	h.resetProblem(w, r, f, at, epoch)
+	return false
+}
+
+// resetProblem answers 404 with the feed-reset problem for a URL of epoch,
+// which f no longer has.
+func (h *Handler) resetProblem(w http.ResponseWriter, r *http.Request, f store.Feed, at docAt, epoch string) {
 	current := h.links(f, at).subscription(f.Name)
 	h.writeProblem(w, r, problem{
 		Type:    eventfeed.ProblemFeedReset,
@@ -192,7 +208,37 @@ func (h *Handler) checkEpoch(w http.ResponseWriter, r *http.Request, f store.Fee
 		Detail:  fmt.Sprintf("feed %q was reset: epoch %q is gone; its current subscription document is %s", f.Name, epoch, current),
 		Current: current,
 	})
-	return false
+}
+
+// epochLike tells whether tok has the form of an epoch: that of the
+// epochs every store of this module makes (16 lower-case hex digits), or
+// the length and alphabet of cur, the feed's current epoch, for a Log
+// that makes others.
+func epochLike(tok, cur string) bool {
+	if len(tok) == 16 && lowerHex(tok) {
+		return true
+	}
+	if len(tok) != len(cur) {
+		return false
+	}
+	if lowerHex(cur) {
+		return lowerHex(tok)
+	}
+	for i := 0; i < len(tok); i++ {
+		if c := tok[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // serveHead serves the subscription document or the working page at the
@@ -339,6 +385,21 @@ func (h *Handler) writeNotModified(w http.ResponseWriter, etag, cc, vary []strin
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away: there is no one to answer.
+		return
+	}
+	var reset *resetError
+	if errors.As(err, &reset) {
+		h.logger.Warn("publisher: feed reset during a request", "method", r.Method, "path", r.URL.Path)
+		if epoch := r.PathValue("epoch"); epoch != "" && reset.f.Epoch != "" {
+			at := pageDoc
+			if r.PathValue("seq") != "" {
+				at = entryDoc
+			}
+			h.resetProblem(w, r, reset.f, at, epoch)
+			return
+		}
+		w.Header()["Retry-After"] = retryNow
+		h.problem(w, r, http.StatusServiceUnavailable, "the feed was reset while this document was made; ask again")
 		return
 	}
 	h.logger.Error("publisher: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
