@@ -148,7 +148,7 @@ func (h *Handler) readEvent(w http.ResponseWriter, r *http.Request, name string)
 		}
 		ev.Seq = 0 // the Log assigns it
 		if key != "" {
-			ev.ID = keyID(name, key)
+			ev.ID = KeyID(name, key)
 		}
 		if ev.ID == "" {
 			ev.ID = uuid.NewURN()
@@ -161,7 +161,7 @@ func (h *Handler) readEvent(w http.ResponseWriter, r *http.Request, name string)
 		return ev, bodyStatus(err), fmt.Errorf("the body cannot be read: %w", err)
 	}
 	if key != "" {
-		key = keyID(name, key)
+		key = KeyID(name, key)
 	}
 	ev = eventfeed.Event{
 		Feed:        name,
@@ -207,15 +207,15 @@ func idempotencyKey(hdr http.Header) (string, error) {
 	return s, nil
 }
 
-// keyID is the ID of the event appended to feed with Idempotency-Key key:
-// a name-based (version 5) UUID of the URL
-// "{feed.NSEventfeed}/feeds/{feed}/idempotency-keys/{key, path-escaped}".
-// Keys are chosen by clients, each for its own appends: taken as event IDs
-// as they are, the same key sent to two feeds would name one event (409,
-// or the other feed's entry replayed). Derived, a key names one event per
-// feed, and an ID of the same form made by another instance or release
-// for the same feed and key is the same.
-func keyID(feedName, key string) string {
+// KeyID is the ID of the event appended to the feed named feedName with
+// Idempotency-Key key: a name-based (version 5) UUID of the URL
+// "{feed.NSEventfeed}/feeds/{feedName}/idempotency-keys/{key, path-escaped}",
+// as a urn:uuid. Keys are chosen by clients, each for its own appends:
+// taken as event IDs as they are, the same key sent to two feeds would name
+// one event (409, or the other feed's entry replayed). Derived, a key names
+// one event per feed, the same on every instance and release, and a client
+// can tell which entry its append became.
+func KeyID(feedName, key string) string {
 	return uuid.NameURN(uuid.NamespaceURL, feed.NSEventfeed+"/feeds/"+feedName+"/idempotency-keys/"+url.PathEscape(key))
 }
 

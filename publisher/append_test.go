@@ -112,6 +112,9 @@ func keyID(feed, key string) string {
 // global event ID: the same key on two feeds stores two events, each
 // replayed on its own feed; an atom:id stays global.
 func TestIdempotencyKeyScope(t *testing.T) {
+	if got, want := publisher.KeyID("orders", "same/key"), keyID("orders", "same/key"); got != want {
+		t.Errorf("KeyID = %s, want %s", got, want)
+	}
 	e := newEnv(t, 3, publisher.Config{Authorize: allowAll})
 	post := func(feedName, body string) response {
 		return e.do("POST", e.url(feedName), strings.NewReader(body), "Content-Type: application/json", "Event-Type: t", "Idempotency-Key: same/key")

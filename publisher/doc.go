@@ -113,8 +113,8 @@
 // append within its feed: the event's ID is then the name-based (version 5)
 // UUID, in the URL name space, of
 // "https://github.com/eventfeed/eventfeed/ns/1/feeds/{feed}/idempotency-keys/{key}"
-// (the key path-escaped), so the same key sent to two feeds stores two
-// events; clients sharing a feed must choose keys that differ (UUIDs). It
+// (the key path-escaped; KeyID computes it), so the same key sent to two
+// feeds stores two events; clients sharing a feed must choose keys that differ (UUIDs). It
 // takes precedence over atom:id. Without a key an Atom entry's atom:id is
 // the ID as it is (RFC 4287 makes it universally unique: the same atom:id
 // in two feeds is a conflict), and without either the event gets a new
