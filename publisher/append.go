@@ -139,6 +139,11 @@ func (h *Handler) readEvent(w http.ResponseWriter, r *http.Request, name string)
 			return ev, http.StatusUnsupportedMediaType, fmt.Errorf("Content-Type %q: append one entry document (type=entry)", ct)
 		}
 		e, err := feed.DecodeEntry(body, feed.DecodeOptions{MaxBytes: h.maxBody})
+		if err == nil {
+			// To its end, under the body's deadline, which then ends: the
+			// append may take its time.
+			_, err = io.Copy(io.Discard, body)
+		}
 		if err != nil {
 			return ev, bodyStatus(err), fmt.Errorf("the Atom entry cannot be read: %w", err)
 		}

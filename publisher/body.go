@@ -39,9 +39,10 @@ func (b *boundedBody) Read(p []byte) (int, error) {
 	switch {
 	case err == io.EOF && !b.done:
 		b.eof, b.done = true, true
-		// The deadline is the body's: once it is read, the handler may
-		// take its time (a store append) without the server's background
-		// read timing out and canceling the request.
+		// The deadline is the body's: once the body is read to its end it
+		// is lifted, so that nothing else read on this request's
+		// connection (the server's watch for the client going away while
+		// the store appends) runs into it.
 		b.rc.SetReadDeadline(time.Time{})
 	case err != nil && errors.Is(err, os.ErrDeadlineExceeded) && !b.cut:
 		b.cut = true

@@ -2,6 +2,7 @@ package publisher_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/publisher"
+	"github.com/eventfeed/eventfeed/store"
 )
 
 // TestSlowBodies holds 1,000 POSTs whose bodies drip one byte at a time,
@@ -141,4 +144,54 @@ drip:
 		runtime.ReadMemStats(&after)
 		return after.HeapAlloc < before.HeapAlloc+8<<20
 	})
+}
+
+// TestBodyTimeoutSparesLongPolls checks that the body deadline bounds
+// bodies only: appends (an Atom entry, a raw body) and then a long poll
+// on the same connections, each longer than the deadline, are answered in
+// full.
+func TestBodyTimeoutSparesLongPolls(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	slow := &slowLog{delay: 3 * timeout}
+	e := newEnv(t, 3, publisher.Config{BodyTimeout: timeout, Authorize: allowAll})
+	slow.Log = e.log
+	h, err := publisher.New(slow, publisher.Config{BodyTimeout: timeout, Authorize: allowAll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	e.mount(h, "/feeds")
+	entry := `<entry xmlns="http://www.w3.org/2005/Atom"><id>urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66</id><title>t</title>` +
+		`<updated>2026-11-26T12:00:00Z</updated><category term="t"/><content type="application/json">{"a":1}</content></entry>`
+	for _, r := range []response{
+		e.do("POST", e.url("orders"), strings.NewReader(entry), "Content-Type: application/atom+xml;type=entry"),
+		e.do("POST", e.url("orders"), strings.NewReader("{}"), "Content-Type: application/json", "Event-Type: t"),
+	} {
+		if r.StatusCode != http.StatusCreated {
+			t.Fatalf("append slower than the body deadline: status %d: %s", r.StatusCode, r.body)
+		}
+	}
+	etag := e.mustGet(e.url("orders")).Header.Get("ETag")
+	r := <-e.poll(t.Context(), e.url("orders"), etag, "wait=1")
+	if r.Response == nil || r.StatusCode != http.StatusNotModified || r.Header.Get("Preference-Applied") != "wait=1" {
+		t.Errorf("long poll of 1 s with a body deadline of %s: %v, want 304 after waiting", timeout, r.Response)
+	}
+	if got := h.Stats().BodiesCutOff; got != 0 {
+		t.Errorf("Stats().BodiesCutOff = %d, want 0", got)
+	}
+}
+
+// slowLog is a store.Log whose appends take delay.
+type slowLog struct {
+	store.Log
+	delay time.Duration
+}
+
+func (l *slowLog) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfeed.Event, error) {
+	select {
+	case <-time.After(l.delay):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return l.Log.Append(ctx, events...)
 }
