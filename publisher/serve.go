@@ -323,8 +323,11 @@ func (h *Handler) wait(ctx context.Context, f store.Feed, d time.Duration) (stor
 // answer 304 for bytes the client does not hold, and a full page's 304
 // carries "immutable". Without a Last-Modified the server has no date to
 // compare with and ignores If-Modified-Since (RFC 9110 §13.1.3), so those
-// documents are validated by their strong ETags alone; caches do the same
-// (nginx compares If-Modified-Since with a Last-Modified only). An entry
+// documents are validated by their strong ETags alone. nginx in front
+// does the same (it compares If-Modified-Since with a Last-Modified only);
+// Varnish compares it with the Date of what it stored (RFC 9111 §4.3.2),
+// which matters only to a client that makes its date up from a Date, never
+// having been given a Last-Modified. An entry
 // URL names one set of bytes from the moment it exists, so a date the
 // client holds for it can only be that entry's.
 func (h *Handler) notModified(r *http.Request, etag string, mod time.Time) bool {
