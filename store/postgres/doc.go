@@ -80,8 +80,9 @@
 // # Rows the log refuses
 //
 // A round that fails on a statement (a row the log refuses: a trigger or
-// constraint added to the events table, a value PostgreSQL cannot store) is
-// rolled back, and the next rounds take fewer transactions, down to one,
+// constraint added to the events table, a value PostgreSQL cannot store;
+// not a full disk, a shutdown or a deadlock, which stall the sequencer
+// until they pass) is rolled back, and the next rounds take fewer transactions, down to one,
 // while the rest of the outbox flows on. When the rows of one transaction
 // alone have failed three rounds, the sequencer moves them to the rejected
 // table with the error and logs it; an Append waiting for them returns an

@@ -121,8 +121,9 @@ func (l *Log) sequence(ctx context.Context) {
 // interval. A wake-up (an Append of this instance, a notification with
 // WakeOnCommit) makes it look at once.
 //
-// A round that fails on a statement (a row the log refuses: a trigger, a
-// constraint, a value PostgreSQL cannot store) is rolled back, and the
+// A round that fails on a statement because of its rows (a row the log
+// refuses: a trigger, a constraint, a value PostgreSQL cannot store; see
+// rowFault) is rolled back, and the
 // next looks take half as many transactions, down to one, so that the
 // others flow on; when the rows of one transaction alone have failed
 // maxRoundFailures rounds, they are moved to the rejected table with the
@@ -165,11 +166,14 @@ func (l *Log) lead(ctx context.Context, conn *pgx.Conn) error {
 		round := batch
 		var err error
 		if batch, from, err = l.move(ctx, conn, round, from, limit); err != nil {
-			var pgErr *pgconn.PgError
-			if !errors.As(err, &pgErr) || conn.IsClosed() || ctx.Err() != nil {
+			if ctx.Err() != nil {
 				return err
 			}
 			l.stats.roundsFailed.Add(1)
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || !rowFault(pgErr) || conn.IsClosed() {
+				return err
+			}
 			if _, rerr := conn.Exec(ctx, `ROLLBACK`); rerr != nil {
 				return fmt.Errorf("%w; then rollback: %v", err, rerr)
 			}
@@ -206,6 +210,23 @@ func (l *Log) lead(ctx context.Context, conn *pgx.Conn) error {
 		wait = min(busyPoll, l.poll)
 		timer.Reset(wait)
 	}
+}
+
+// rowFault tells whether err, which failed a round, may be due to the
+// rows the round held (a constraint, a trigger, a value), rather than to
+// the server's state (out of disk or memory, shutting down, a deadlock, a
+// lock not available, an internal error): only those count towards
+// rejecting rows. A full disk must stall the log, not empty the outbox
+// into the rejected table.
+func rowFault(err *pgconn.PgError) bool {
+	if len(err.Code) < 2 {
+		return false
+	}
+	switch err.Code[:2] {
+	case "08", "40", "53", "55", "57", "58", "XX":
+		return false
+	}
+	return true
 }
 
 // roundTxs returns the transactions of batch, in order.

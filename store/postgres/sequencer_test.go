@@ -11,6 +11,7 @@ import (
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func seqEvent(feed, id string) eventfeed.Event {
@@ -153,6 +154,32 @@ func TestResyncUnderTraffic(t *testing.T) {
 		// the resync interval.
 		if _, err := l.Append(ctx, seqEvent("f", fmt.Sprintf("e-%d", i))); err != nil {
 			t.Fatalf("append %d: %v (resyncs %d)", i, err, l.Stats().Resyncs-before)
+		}
+	}
+}
+
+// TestRowFault checks which errors of a round count against its rows: a
+// full disk or a deadlock must not empty the outbox into the rejected
+// table.
+func TestRowFault(t *testing.T) {
+	for code, want := range map[string]bool{
+		"23505": true,  // unique violation
+		"23514": true,  // check violation
+		"P0001": true,  // raised by a trigger
+		"22021": true,  // invalid byte sequence
+		"54000": true,  // program limit exceeded (a row too large)
+		"53100": false, // disk full
+		"53200": false, // out of memory
+		"40P01": false, // deadlock
+		"40001": false, // serialization failure
+		"55P03": false, // lock not available
+		"57P01": false, // admin shutdown
+		"58030": false, // I/O error
+		"XX000": false, // internal error
+		"":      false,
+	} {
+		if got := rowFault(&pgconn.PgError{Code: code}); got != want {
+			t.Errorf("rowFault(%q) = %t, want %t", code, got, want)
 		}
 	}
 }
