@@ -205,7 +205,6 @@ func (l *Log) lead(ctx context.Context, conn *pgx.Conn) error {
 			timer.Reset(0)
 			continue
 		}
-		l.stats.rounds.Add(1)
 		limit = min(2*limit, batchSize)
 		wait = min(busyPoll, l.poll)
 		timer.Reset(wait)
@@ -427,6 +426,7 @@ func (l *Log) move(ctx context.Context, conn *pgx.Conn, batch []claimed, from ui
 	b.Queue(l.q.deleteOutbox, ids)
 	b.Queue(`COMMIT`).Exec(func(pgconn.CommandTag) error {
 		// Committed: the heads moved, whatever comes next.
+		l.stats.rounds.Add(1)
 		for _, fd := range moved {
 			l.setHead(fd)
 		}

@@ -132,6 +132,11 @@ func TestTransactionOneRound(t *testing.T) {
 	if err != nil || f.Head != n {
 		t.Errorf("first head seen %d (%v), want %d: the whole transaction at once", f.Head, err, n)
 	}
+	// The round is counted once its commit is read, which the head's
+	// notification may overtake.
+	for deadline := time.Now().Add(20 * time.Second); l.Stats().Rounds == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if got := l.Stats().Rounds; got != 1 {
 		t.Errorf("Stats().Rounds = %d, want 1", got)
 	}
