@@ -121,8 +121,9 @@
 // urn:uuid. Sending an event again with the same key, or ID, stores it
 // once and answers exactly as the first time: 201 Created, Location (the
 // entry's URL) and the entry document. The same key or ID with other
-// content is 409 Conflict and stores nothing. Other failures: 400 for a malformed entry,
-// an invalid event or feed name, a missing Event-Type; 413 for a body over
+// content is 409 Conflict and stores nothing. Other failures: 400 for a
+// malformed entry, an invalid event or feed name, a missing Event-Type;
+// 408 for a body not sent within Config.BodyTimeout; 413 for a body over
 // Config.MaxBodyBytes; 415 for a missing Content-Type or an Atom feed
 // document; 405 (Allow: GET, HEAD) when appending is not enabled.
 //
@@ -130,6 +131,9 @@
 //
 //   - Config.MaxWait (30 s): the longest a long poll waits.
 //   - Config.MaxBodyBytes (1 MiB): the largest append.
+//   - Config.BodyTimeout (30 s): the longest read of a request's body
+//     (then 408 and the connection closed); a request refused before its
+//     body is read is answered at once, its connection closed.
 //   - Config.PageCacheSize (1024) and Config.PageCacheBytes (64 MiB): the
 //     rendered archive pages and entries kept; the working page and the
 //     subscription document of each feed are kept besides, at their
