@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
@@ -25,8 +26,10 @@ const (
 	// HeaderEventSubject names the event's Subject when the body is not
 	// an Atom entry.
 	HeaderEventSubject = "Event-Subject"
-	// HeaderIdempotencyKey is the event's ID: an append repeated with the
-	// same key stores the event once.
+	// HeaderIdempotencyKey names an append within its feed: an append
+	// repeated to the same feed with the same key stores the event once.
+	// The event's ID is derived from the feed and the key (see the
+	// package documentation).
 	HeaderIdempotencyKey = "Idempotency-Key"
 )
 
@@ -71,7 +74,11 @@ func (h *Handler) serveAppend(w http.ResponseWriter, r *http.Request) {
 	stored, err := h.log.Append(r.Context(), ev)
 	switch {
 	case errors.Is(err, eventfeed.ErrConflict):
-		h.problem(w, r, http.StatusConflict, fmt.Sprintf("event ID %q is already used for another event", ev.ID))
+		what := fmt.Sprintf("event ID %q", ev.ID)
+		if key, _ := idempotencyKey(r.Header); key != "" {
+			what = fmt.Sprintf("%s %q (event ID %q)", HeaderIdempotencyKey, key, ev.ID)
+		}
+		h.problem(w, r, http.StatusConflict, fmt.Sprintf("%s is already used in feed %q for another event", what, name))
 		return
 	case errors.Is(err, eventfeed.ErrInvalidEvent), errors.Is(err, eventfeed.ErrInvalidFeedName):
 		h.problem(w, r, http.StatusBadRequest, err.Error())
@@ -132,6 +139,11 @@ func (h *Handler) readEvent(w http.ResponseWriter, r *http.Request, name string)
 			return ev, http.StatusUnsupportedMediaType, fmt.Errorf("Content-Type %q: append one entry document (type=entry)", ct)
 		}
 		e, err := feed.DecodeEntry(body, feed.DecodeOptions{MaxBytes: h.maxBody})
+		if err == nil {
+			// To its end, under the body's deadline, which then ends: the
+			// append may take its time.
+			_, err = io.Copy(io.Discard, body)
+		}
 		if err != nil {
 			return ev, bodyStatus(err), fmt.Errorf("the Atom entry cannot be read: %w", err)
 		}
@@ -141,7 +153,7 @@ func (h *Handler) readEvent(w http.ResponseWriter, r *http.Request, name string)
 		}
 		ev.Seq = 0 // the Log assigns it
 		if key != "" {
-			ev.ID = key
+			ev.ID = KeyID(name, key)
 		}
 		if ev.ID == "" {
 			ev.ID = uuid.NewURN()
@@ -152,6 +164,9 @@ func (h *Handler) readEvent(w http.ResponseWriter, r *http.Request, name string)
 	data, err := io.ReadAll(body)
 	if err != nil {
 		return ev, bodyStatus(err), fmt.Errorf("the body cannot be read: %w", err)
+	}
+	if key != "" {
+		key = KeyID(name, key)
 	}
 	ev = eventfeed.Event{
 		Feed:        name,
@@ -176,6 +191,9 @@ func bodyStatus(err error) int {
 	if errors.As(err, &mb) || errors.Is(err, feed.ErrTooLarge) {
 		return http.StatusRequestEntityTooLarge
 	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return http.StatusRequestTimeout
+	}
 	return http.StatusBadRequest
 }
 
@@ -192,6 +210,18 @@ func idempotencyKey(hdr http.Header) (string, error) {
 		return "", fmt.Errorf("%s %s is not a quoted string", HeaderIdempotencyKey, v)
 	}
 	return s, nil
+}
+
+// KeyID is the ID of the event appended to the feed named feedName with
+// Idempotency-Key key: a name-based (version 5) UUID of the URL
+// "{feed.NSEventfeed}/feeds/{feedName}/idempotency-keys/{key, path-escaped}",
+// as a urn:uuid. Keys are chosen by clients, each for its own appends:
+// taken as event IDs as they are, the same key sent to two feeds would name
+// one event (409, or the other feed's entry replayed). Derived, a key names
+// one event per feed, the same on every instance and release, and a client
+// can tell which entry its append became.
+func KeyID(feedName, key string) string {
+	return uuid.NameURN(uuid.NamespaceURL, feed.NSEventfeed+"/feeds/"+feedName+"/idempotency-keys/"+url.PathEscape(key))
 }
 
 // entryLocation is the URL of entry seq of f for the Location of a 201:

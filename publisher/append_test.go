@@ -3,8 +3,11 @@ package publisher_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -41,11 +44,11 @@ func TestAppend(t *testing.T) {
 		{"atom entry replayed", "orders", atomEntry, []string{"Content-Type: application/atom+xml"},
 			1, "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66", "order.placed", "order-1", "application/json", `{"total":12}`},
 		{"atom entry with a key", "orders", atomEntry, []string{"Content-Type: application/atom+xml", "Idempotency-Key: k-1"},
-			2, "k-1", "order.placed", "order-1", "application/json", `{"total":12}`},
+			2, keyID("orders", "k-1"), "order.placed", "order-1", "application/json", `{"total":12}`},
 		{"raw JSON", "orders", `{"paid":true}`, []string{"Content-Type: application/json", "Event-Type: order.paid", "Event-Subject: order-1", `Idempotency-Key: "k-2"`},
-			3, "k-2", "order.paid", "order-1", "application/json", `{"paid":true}`},
+			3, keyID("orders", "k-2"), "order.paid", "order-1", "application/json", `{"paid":true}`},
 		{"raw JSON replayed", "orders", `{"paid":true}`, []string{"Content-Type: application/json", "Event-Type: order.paid", "Event-Subject: order-1", "Idempotency-Key: k-2"},
-			3, "k-2", "order.paid", "order-1", "application/json", `{"paid":true}`},
+			3, keyID("orders", "k-2"), "order.paid", "order-1", "application/json", `{"paid":true}`},
 		{"raw text, new feed", "notes", "hello", []string{"Content-Type: text/plain; charset=UTF-8", "Event-Type: note"},
 			1, "", "note", "", "text/plain; charset=UTF-8", "hello"},
 	}
@@ -90,6 +93,60 @@ func TestAppend(t *testing.T) {
 	}
 	if got := e.h.Stats().Appends; got != uint64(len(tests)) {
 		t.Errorf("Stats().Appends = %d, want %d", got, len(tests))
+	}
+}
+
+// keyID is the event ID the package documentation gives for an append to
+// feed with Idempotency-Key key, computed here on its own (RFC 9562 §5.5).
+func keyID(feed, key string) string {
+	ns := []byte{0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}
+	sum := sha1.Sum(append(ns, "https://github.com/eventfeed/eventfeed/ns/1/feeds/"+feed+"/idempotency-keys/"+url.PathEscape(key)...))
+	u := sum[:16]
+	u[6] = u[6]&0x0f | 0x50
+	u[8] = u[8]&0x3f | 0x80
+	h := hex.EncodeToString(u)
+	return "urn:uuid:" + h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// TestIdempotencyKeyScope is the regression test of a key taken as a
+// global event ID: the same key on two feeds stores two events, each
+// replayed on its own feed; an atom:id stays global.
+func TestIdempotencyKeyScope(t *testing.T) {
+	if got, want := publisher.KeyID("orders", "same/key"), keyID("orders", "same/key"); got != want {
+		t.Errorf("KeyID = %s, want %s", got, want)
+	}
+	e := newEnv(t, 3, publisher.Config{Authorize: allowAll})
+	post := func(feedName, body string) response {
+		return e.do("POST", e.url(feedName), strings.NewReader(body), "Content-Type: application/json", "Event-Type: t", "Idempotency-Key: same/key")
+	}
+	for _, step := range []struct {
+		feed, body string
+		status     int
+		seq        uint64
+	}{
+		{"orders", `{"a":1}`, 201, 1},
+		{"invoices", `{"b":2}`, 201, 1},
+		{"orders", `{"a":1}`, 201, 1},   // a replay
+		{"invoices", `{"b":2}`, 201, 1}, // a replay
+		{"orders", `{"c":3}`, 409, 0},
+	} {
+		r := post(step.feed, step.body)
+		if r.StatusCode != step.status {
+			t.Fatalf("POST %s %s: status %d, want %d: %s", step.feed, step.body, r.StatusCode, step.status, r.body)
+		}
+		if step.status != 201 {
+			if !strings.Contains(string(r.body), "same/key") {
+				t.Errorf("409 does not name the key: %s", r.body)
+			}
+			continue
+		}
+		evs, err := e.mem.Read(context.Background(), step.feed, 1, 10)
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("feed %s: %d events (%v), want 1", step.feed, len(evs), err)
+		}
+		if want := keyID(step.feed, "same/key"); evs[0].ID != want || string(evs[0].Data) != step.body {
+			t.Errorf("feed %s stores %s %s, want %s %s", step.feed, evs[0].ID, evs[0].Data, want, step.body)
+		}
 	}
 }
 

@@ -63,15 +63,18 @@
 //
 // The subscription document and the working page change with the head.
 // Their strong ETag is derived from the epoch, the head and the Config, and
-// comes with Last-Modified (the newest event's time) and "Cache-Control:
-// public, max-age=N, must-revalidate" (N from Config.CacheMaxAge, 0 by
-// default). A request whose If-None-Match names the current head, or
-// without one whose If-Modified-Since is exactly the current
-// Last-Modified, is answered 304 from the head the Log keeps in memory,
-// without reading an event. (Event times are set by their producers and
-// may go backwards, and dates have a resolution of one second: ETags are
-// the validator to rely on.) They are rendered once per head, on first
+// comes with "Cache-Control: public, max-age=N, must-revalidate" (N from
+// Config.CacheMaxAge, 0 by default). A request whose If-None-Match names the
+// current head is answered 304 from the head the Log keeps in memory,
+// without reading an event. They are rendered once per head, on first
 // request.
+//
+// Only entry documents carry Last-Modified. A page's URL names other bytes
+// while it fills, often several times within one second, and event times
+// are set by their producers: a date cannot tell those versions apart, and
+// a 304 for a full page carries "immutable". So pages and the subscription
+// document are validated by their strong ETags alone, and If-Modified-Since
+// without If-None-Match is answered with the document as it is now.
 //
 // Responses are gzipped when Accept-Encoding allows it; each coding has
 // its own ETag. Vary names Accept-Encoding, and Accept where the format
@@ -106,13 +109,21 @@
 //     event's; the Event-Type header gives its type (required) and
 //     Event-Subject its subject; the Log stamps the time.
 //
-// An Idempotency-Key header (a bare token or a quoted string) is the
-// event's ID, before atom:id; without either the event gets a new
-// urn:uuid. Sending an event again with the same ID stores it once and
-// answers exactly as the first time: 201 Created, Location (the entry's
-// URL) and the entry document. The same ID with other content is 409
-// Conflict and stores nothing. Other failures: 400 for a malformed entry,
-// an invalid event or feed name, a missing Event-Type; 413 for a body over
+// An Idempotency-Key header (a bare token or a quoted string) names the
+// append within its feed: the event's ID is then the name-based (version 5)
+// UUID, in the URL name space, of
+// "https://github.com/eventfeed/eventfeed/ns/1/feeds/{feed}/idempotency-keys/{key}"
+// (the key path-escaped; KeyID computes it), so the same key sent to two
+// feeds stores two events; clients sharing a feed must choose keys that differ (UUIDs). It
+// takes precedence over atom:id. Without a key an Atom entry's atom:id is
+// the ID as it is (RFC 4287 makes it universally unique: the same atom:id
+// in two feeds is a conflict), and without either the event gets a new
+// urn:uuid. Sending an event again with the same key, or ID, stores it
+// once and answers exactly as the first time: 201 Created, Location (the
+// entry's URL) and the entry document. The same key or ID with other
+// content is 409 Conflict and stores nothing. Other failures: 400 for a
+// malformed entry, an invalid event or feed name, a missing Event-Type;
+// 408 for a body not sent within Config.BodyTimeout; 413 for a body over
 // Config.MaxBodyBytes; 415 for a missing Content-Type or an Atom feed
 // document; 405 (Allow: GET, HEAD) when appending is not enabled.
 //
@@ -134,6 +145,9 @@
 //
 //   - Config.MaxWait (30 s): the longest a long poll waits.
 //   - Config.MaxBodyBytes (1 MiB): the largest append.
+//   - Config.BodyTimeout (30 s): the longest read of a request's body
+//     (then 408 and the connection closed); a request refused before its
+//     body is read is answered at once, its connection closed.
 //   - Config.PageCacheSize (1024) and Config.PageCacheBytes (64 MiB): the
 //     rendered archive pages and entries kept; the working page and the
 //     subscription document of each feed are kept besides, at their

@@ -120,8 +120,8 @@ func TestLongPollTimeout(t *testing.T) {
 		}
 	}
 	// A date does not start a long poll, even the current one.
-	if r := e.get(e.url("orders"), "If-Modified-Since: "+first.Header.Get("Last-Modified"), "Prefer: wait=5"); r.StatusCode != 304 || r.Header.Get("Preference-Applied") != "" {
-		t.Errorf("If-Modified-Since with Prefer: wait: status %d Preference-Applied %q, want 304 at once", r.StatusCode, r.Header.Get("Preference-Applied"))
+	if r := e.get(e.url("orders"), "If-Modified-Since: "+first.Header.Get("Date"), "Prefer: wait=5"); r.StatusCode != 200 || r.Header.Get("Preference-Applied") != "" {
+		t.Errorf("If-Modified-Since with Prefer: wait: status %d Preference-Applied %q, want 200 at once", r.StatusCode, r.Header.Get("Preference-Applied"))
 	}
 	if got := e.h.Stats().LongPolls; got != longPolls {
 		t.Errorf("%d more long polls, want none", got-longPolls)

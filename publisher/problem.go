@@ -47,6 +47,7 @@ func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, p problem
 	// appends, and an error of the store passes.
 	hdr["Cache-Control"] = noStoreCC
 	hdr["X-Content-Type-Options"] = nosniff
+	dropBody(w, r)
 	w.WriteHeader(p.Status)
 	if r.Method != http.MethodHead {
 		w.Write(body)

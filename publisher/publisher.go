@@ -29,6 +29,7 @@ const (
 	DefaultPageCacheSize  = 1024
 	DefaultPageCacheBytes = 64 << 20
 	DefaultMaxBodyBytes   = 1 << 20
+	DefaultBodyTimeout    = 30 * time.Second
 	DefaultAuthor         = "eventfeed"
 	DefaultChallenge      = `Bearer realm="eventfeed"`
 )
@@ -107,6 +108,17 @@ type Config struct {
 	// 413 Content Too Large.
 	MaxBodyBytes int64
 
+	// BodyTimeout bounds the time to read a request's body, from when the
+	// Handler receives the request; DefaultBodyTimeout when zero or less.
+	// A body not read by then is answered 408 Request Timeout and its
+	// connection closed. It is set on the connection for each request with
+	// a body (through http.ResponseController), so requests without one,
+	// long polls above all, are not bounded by it; http.Server.ReadTimeout
+	// would bound them too. A request refused before its body is read
+	// (401, 403, 404, 405, 415, …) is answered at once and its connection
+	// closed, without reading the body.
+	BodyTimeout time.Duration
+
 	// Authorize, when set, enables appending over HTTP (POST to a feed's
 	// subscription URL) and decides who may: it returns nil to allow r to
 	// append to feed, an error wrapping ErrUnauthorized to answer 401, or
@@ -145,12 +157,13 @@ type Handler struct {
 	authors     []feed.Person
 	fingerprint string // of the settings that shape documents, in head ETags
 
-	headCC    []string // Cache-Control of the head documents
-	maxWait   time.Duration
-	maxBody   int64
-	challenge []string
-	allowFeed []string // Allow of a subscription URL
-	accept    []string // app:accept of each collection
+	headCC      []string // Cache-Control of the head documents
+	maxWait     time.Duration
+	maxBody     int64
+	bodyTimeout time.Duration
+	challenge   []string
+	allowFeed   []string // Allow of a subscription URL
+	accept      []string // app:accept of each collection
 
 	cache      *lru.Cache[docKey, *rendition]
 	cacheBytes atomic.Int64
@@ -194,16 +207,17 @@ func New(log store.Log, cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("publisher: prefix %q is not a path like \"/feeds\" (a leading slash, no trailing one)", p)
 	}
 	h := &Handler{
-		log:       log,
-		cfg:       cfg,
-		logger:    cfg.Logger,
-		base:      base,
-		title:     cfg.Title,
-		maxWait:   cfg.MaxWait,
-		maxBody:   cfg.MaxBodyBytes,
-		maxBytes:  cfg.PageCacheBytes,
-		challenge: []string{cfg.Challenge},
-		feeds:     make(map[string]*feedState),
+		log:         log,
+		cfg:         cfg,
+		logger:      cfg.Logger,
+		base:        base,
+		title:       cfg.Title,
+		maxWait:     cfg.MaxWait,
+		maxBody:     cfg.MaxBodyBytes,
+		bodyTimeout: cfg.BodyTimeout,
+		maxBytes:    cfg.PageCacheBytes,
+		challenge:   []string{cfg.Challenge},
+		feeds:       make(map[string]*feedState),
 	}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
@@ -221,6 +235,9 @@ func New(log store.Log, cfg Config) (*Handler, error) {
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.bodyTimeout <= 0 {
+		h.bodyTimeout = DefaultBodyTimeout
 	}
 	if h.maxBytes <= 0 {
 		h.maxBytes = DefaultPageCacheBytes
@@ -301,6 +318,7 @@ var (
 	varyEncoding   = []string{"Accept-Encoding"}
 	varyNegotiated = []string{"Accept, Accept-Encoding"}
 	nosniff        = []string{"nosniff"}
+	retryNow       = []string{"1"}
 )
 
 func (h *Handler) routes() {
@@ -330,6 +348,9 @@ func (h *Handler) routes() {
 // ServeHTTP answers r as the package documentation describes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.stats.requests.Add(1)
+	if r.Body != nil && r.Body != http.NoBody {
+		h.bound(w, r)
+	}
 	h.mux.ServeHTTP(w, r)
 }
 

@@ -69,8 +69,10 @@ func TestContract(t *testing.T) {
 			if et := r.Header.Get("ETag"); !strings.HasPrefix(et, `"`) || !strings.HasSuffix(et, `"`) || len(et) < 3 {
 				t.Errorf("ETag %q, want a strong entity tag", et)
 			}
-			if tt.cacheControl == headCC && tt.name != "service document" && r.Header.Get("Last-Modified") == "" {
-				t.Errorf("no Last-Modified on a head document")
+			// Only entries have a date: every other URL names other bytes
+			// as the feed grows (see TestDatesNeverValidate).
+			if lm := r.Header.Get("Last-Modified"); (lm != "") != (tt.name == "entry") {
+				t.Errorf("Last-Modified %q on the %s", lm, tt.name)
 			}
 		})
 	}
@@ -377,7 +379,11 @@ func TestConditional(t *testing.T) {
 	for _, target := range []string{e.url("orders"), e.pageURL("orders", 2), e.pageURL("orders", 1), e.entryURL("orders", 2)} {
 		first := e.mustGet(target)
 		etag := first.Header.Get("ETag")
-		lastMod := first.Header.Get("Last-Modified")
+		// Only an entry has a Last-Modified; the others ignore dates.
+		lastMod, dated := first.Header.Get("Last-Modified"), 304
+		if lastMod == "" {
+			lastMod, dated = first.Header.Get("Date"), 200
+		}
 		cc := first.Header.Get("Cache-Control")
 		for _, tt := range []struct {
 			name   string
@@ -390,7 +396,7 @@ func TestConditional(t *testing.T) {
 			{"star", "If-None-Match: *", 304},
 			{"other", `If-None-Match: "x"`, 200},
 			{"gzip tag without gzip", "If-None-Match: " + strings.TrimSuffix(etag, `"`) + `-gz"`, 200},
-			{"modified since", "If-Modified-Since: " + lastMod, 304},
+			{"modified since", "If-Modified-Since: " + lastMod, dated},
 			{"modified since earlier", "If-Modified-Since: " + time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Format(http.TimeFormat), 200},
 			{"etag decides over date", `If-None-Match: "x"` + "\x00If-Modified-Since: " + lastMod, 200},
 		} {
@@ -422,21 +428,57 @@ func TestConditional(t *testing.T) {
 		t.Errorf("full page after an append: status %d, want 304", r.StatusCode)
 	}
 
-	// An event stamped earlier than the head moves Last-Modified back: the
-	// date the client holds, later than the new one, must not answer 304.
-	before := e.mustGet(e.url("orders"))
-	ev := testEvent("orders", 6)
-	ev.Time = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := e.mem.Append(context.Background(), ev); err != nil {
-		t.Fatal(err)
+	// An immutable entry takes any date since its own.
+	later := time.Now().UTC().Format(http.TimeFormat)
+	if r := e.get(e.entryURL("orders", 1), "If-Modified-Since: "+later); r.StatusCode != 304 {
+		t.Errorf("entry If-Modified-Since now: status %d, want 304", r.StatusCode)
 	}
-	if r := e.get(e.url("orders"), "If-Modified-Since: "+before.Header.Get("Last-Modified")); r.StatusCode != 200 {
-		t.Errorf("after an event stamped earlier: If-Modified-Since of the previous head answered %d, want 200", r.StatusCode)
+}
+
+// TestDatesNeverValidate is the regression test of a stale 304 made
+// immutable: a client holding the working page, or an older subscription
+// document, revalidates with If-Modified-Since alone (the date it was
+// given, or its copy's Date), in the same second as the appends that
+// changed them, with events stamped by their producers at one time. It
+// must get the document as it is now, never 304.
+func TestDatesNeverValidate(t *testing.T) {
+	e := newEnv(t, 3, publisher.Config{})
+	stamp := time.Now().Add(-time.Hour).UTC()
+	add := func(i int) {
+		t.Helper()
+		ev := testEvent("orders", i)
+		ev.Time = stamp
+		if _, err := e.mem.Append(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
 	}
-	// An immutable document takes any date since its own.
-	later := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
-	if r := e.get(e.pageURL("orders", 1), "If-Modified-Since: "+later); r.StatusCode != 304 {
-		t.Errorf("full page If-Modified-Since later: status %d, want 304", r.StatusCode)
+	add(1)
+	sub, page := e.mustGet(e.url("orders")), e.mustGet(e.pageURL("orders", 1))
+	add(2)
+	add(3) // page 1 is full now
+	// Every date the client could hold: the Last-Modified it was given
+	// (none now), its copy's Date, the events' time, and now.
+	now := time.Now().UTC().Format(http.TimeFormat)
+	for _, held := range []response{sub, page} {
+		target := held.Request.URL.String()
+		for _, date := range []string{held.Header.Get("Last-Modified"), held.Header.Get("Date"), stamp.Format(http.TimeFormat), now} {
+			if date == "" {
+				continue
+			}
+			r := e.get(target, "If-Modified-Since: "+date)
+			if r.StatusCode != 200 || bytes.Equal(r.body, held.body) {
+				t.Errorf("GET %s If-Modified-Since %s, holding %d bytes: status %d (Cache-Control %q) with %d bytes; want 200 with the document as it is now",
+					target, date, len(held.body), r.StatusCode, r.Header.Get("Cache-Control"), len(r.body))
+			}
+		}
+	}
+	// The full page still answers its own ETag.
+	full := e.mustGet(e.pageURL("orders", 1))
+	if r := e.get(e.pageURL("orders", 1), "If-None-Match: "+full.Header.Get("ETag")); r.StatusCode != 304 || r.Header.Get("Cache-Control") != immutableCC {
+		t.Errorf("full page with its own ETag: %d %q, want 304 immutable", r.StatusCode, r.Header.Get("Cache-Control"))
+	}
+	if r := e.get(e.pageURL("orders", 1), "If-None-Match: "+page.Header.Get("ETag")); r.StatusCode != 200 {
+		t.Errorf("full page with the working page's ETag: %d, want 200", r.StatusCode)
 	}
 }
 
@@ -589,7 +631,12 @@ func TestGofeedReadsLinks(t *testing.T) {
 // problem document and change nothing.
 func TestBadInput(t *testing.T) {
 	e := newEnv(t, 3, publisher.Config{Authorize: allowAll, MaxBodyBytes: 1024})
-	e.add("orders", 0, 4)
+	e.add("orders", 0, 3)
+	// Event 4 was appended with an Idempotency-Key.
+	if r := e.do("POST", e.url("orders"), strings.NewReader(`{"n":4}`), "Content-Type: application/json",
+		"Event-Type: order.placed", "Idempotency-Key: k-4"); r.StatusCode != 201 {
+		t.Fatalf("POST: status %d: %s", r.StatusCode, r.body)
+	}
 	ep := e.feed("orders").Epoch
 	entry := func(id, typ string) string {
 		return `<entry xmlns="http://www.w3.org/2005/Atom"><id>` + id + `</id><title>t</title><updated>2026-11-26T12:00:00Z</updated>` +
@@ -612,8 +659,13 @@ func TestBadInput(t *testing.T) {
 		{"page beyond the working page", "GET", "orders/" + ep + "/pages/3", "", nil, 404, "working page is 2"},
 		{"entry 0", "GET", "orders/" + ep + "/entries/0", "", nil, 404, "entries are 1 to 4"},
 		{"entry beyond the head", "GET", "orders/" + ep + "/entries/5", "", nil, 404, "entries are 1 to 4"},
-		{"other epoch page", "GET", "orders/0123/pages/1", "", nil, 404, "was reset"},
-		{"other epoch entry", "GET", "orders/0123/entries/1", "", nil, 404, "was reset"},
+		{"other epoch page", "GET", "orders/0123456789abcdef/pages/1", "", nil, 404, "was reset"},
+		{"other epoch entry", "GET", "orders/0123456789abcdef/entries/1", "", nil, 404, "was reset"},
+		// Tokens no epoch could be: a plain 404, not a reset.
+		{"malformed epoch 0", "GET", "orders/0/pages/1", "", nil, 404, "has no epoch"},
+		{"malformed epoch, 15 digits", "GET", "orders/" + ep[:15] + "/pages/1", "", nil, 404, "has no epoch"},
+		{"malformed epoch, upper case", "GET", "orders/" + strings.ToUpper(ep) + "/entries/1", "", nil, 404, "has no epoch"},
+		{"malformed epoch, 17 digits", "GET", "orders/" + ep + "0/entries/1", "", nil, 404, "has no epoch"},
 		{"unknown path", "GET", "orders/" + ep + "/other/1", "", nil, 404, "no such resource"},
 		{"trailing slash", "GET", "orders/" + ep + "/pages/1/", "", nil, 404, "no such resource"},
 		{"PUT feed", "PUT", "orders", "x", nil, 405, "PUT is not allowed"},
@@ -631,7 +683,7 @@ func TestBadInput(t *testing.T) {
 		{"invalid event type", "POST", "orders", "{}", []string{"Content-Type: application/json", "Event-Type: a\tb"}, 400, "control character"},
 		{"invalid feed name", "POST", "Orders", "{}", []string{"Content-Type: application/json", "Event-Type: t"}, 400, "invalid feed name"},
 		{"ID reuse with other data", "POST", "orders", `{"other":1}`, []string{"Content-Type: application/json", "Event-Type: order.placed",
-			"Idempotency-Key: " + testEvent("orders", 1).ID, "Event-Subject: order-1"}, 409, "already used"},
+			"Idempotency-Key: k-4"}, 409, "already used"},
 		{"atom:id reuse with other data", "POST", "orders", entry(testEvent("orders", 2).ID, "order.placed"),
 			[]string{"Content-Type: application/atom+xml"}, 409, "already used"},
 		{"bad Idempotency-Key", "POST", "orders", "{}", []string{"Content-Type: application/json", "Event-Type: t", `Idempotency-Key: "abc`}, 400, "not a quoted string"},
@@ -660,6 +712,8 @@ func TestBadInput(t *testing.T) {
 				if p.Type != eventfeed.ProblemFeedReset || resolve(t, r.Request.URL.String(), p.Current) != e.url("orders") {
 					t.Errorf("reset problem type %q current %q, want %q and the subscription URL", p.Type, p.Current, eventfeed.ProblemFeedReset)
 				}
+			} else if p.Type != "" || p.Current != "" {
+				t.Errorf("problem type %q current %q, want neither", p.Type, p.Current)
 			}
 			if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 				t.Errorf("Cache-Control %q on an error, want no-store", cc)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -71,7 +72,13 @@ func (h *Handler) newRendition(body []byte, contentType []string, etag string, m
 		r.length[c] = []string{strconv.Itoa(len(r.body[c]))}
 	}
 	if !mod.IsZero() {
-		r.modTime = mod.Truncate(time.Second)
+		// Never later than now (RFC 9110 §8.8.2.1): an event's time is its
+		// producer's, and may lie ahead.
+		if now := time.Now(); mod.After(now) {
+			mod = now
+		}
+		mod = mod.Truncate(time.Second)
+		r.modTime = mod
 		r.lastModified = []string{mod.UTC().Format(http.TimeFormat)}
 	}
 	h.stats.renders.Add(1)
@@ -165,11 +172,9 @@ func (h *Handler) cached(ctx context.Context, key docKey, render func(context.Co
 // If-None-Match names the current head is answered 304 without rendering
 // or reading anything.
 type headDocs struct {
-	f            store.Feed
-	working      uint64 // the working page's number
-	lastModified []string
-	modTime      time.Time
-	docs         [2][numFormats]headDoc // by headKind, format
+	f       store.Feed
+	working uint64                 // the working page's number
+	docs    [2][numFormats]headDoc // by headKind, format
 }
 
 type headKind uint8
@@ -187,10 +192,6 @@ type headDoc struct {
 
 func (h *Handler) newHeadDocs(f store.Feed) *headDocs {
 	d := &headDocs{f: f, working: f.Head/uint64(f.PageSize) + 1}
-	if !f.Updated.IsZero() {
-		d.modTime = f.Updated.Truncate(time.Second)
-		d.lastModified = []string{f.Updated.UTC().Format(http.TimeFormat)}
-	}
 	// "epoch.head.fingerprint.kind format": the same on every instance
 	// serving the same log with the same Config.
 	base := `"` + f.Epoch + "." + strconv.FormatUint(f.Head, 10) + "." + h.fingerprint + "."
@@ -299,6 +300,9 @@ func (h *Handler) renderPage(ctx context.Context, f store.Feed, k uint64, at doc
 		if err := contiguous(events, from, to); err != nil {
 			return nil, fmt.Errorf("publisher: read page %d of %s: %w", k, f.Name, err)
 		}
+		if err := h.sameEpoch(ctx, f); err != nil {
+			return nil, err
+		}
 	}
 	l := h.links(f, at)
 	doc := &feed.Feed{
@@ -356,7 +360,10 @@ func (h *Handler) renderPage(ctx context.Context, f store.Feed, k uint64, at doc
 		return nil, fmt.Errorf("publisher: render page %d of %s: %w", k, f.Name, err)
 	}
 	h.logger.Debug("publisher: rendered page", "feed", f.Name, "page", k, "full", full, "entries", len(events))
-	return h.newRendition(buf.Bytes(), contentTypes[fm], etag, doc.Updated, true), nil
+	// No Last-Modified: a page URL names other bytes as the page fills,
+	// several times within one second, and the times of its entries are
+	// their producers' (see (*Handler).notModified).
+	return h.newRendition(buf.Bytes(), contentTypes[fm], etag, time.Time{}, true), nil
 }
 
 // renderEntry renders the entry document of ev, with links for a document
@@ -374,6 +381,37 @@ func (h *Handler) renderEntry(f store.Feed, ev eventfeed.Event, at docAt, zip bo
 		return nil, fmt.Errorf("publisher: render entry %d of %s: %w", ev.Seq, f.Name, err)
 	}
 	return h.newRendition(buf.Bytes(), entryType, "", ev.Time, zip), nil
+}
+
+// resetError reports that the log of a feed was wiped and rebuilt while
+// a document of its old epoch was being rendered.
+type resetError struct {
+	f store.Feed // the feed now, of another epoch (zero when it is gone)
+}
+
+func (e *resetError) Error() string {
+	return fmt.Sprintf("publisher: feed %q was reset while a document was rendered", e.f.Name)
+}
+
+func (e *resetError) Unwrap() error { return eventfeed.ErrFeedReset }
+
+// sameEpoch checks, after events of f were read, that the log still holds
+// f's epoch. A Log reads by feed name: had the log been wiped and rebuilt
+// since f was looked up, the events would be the new epoch's, and the
+// document rendered from them would be cached, here and by every cache on
+// the way, under a URL of the old one. Epochs are random, so a log that
+// has f's epoch after the read had it during the read.
+func (h *Handler) sameEpoch(ctx context.Context, f store.Feed) error {
+	now, err := h.log.Feed(ctx, f.Name)
+	switch {
+	case errors.Is(err, eventfeed.ErrFeedNotFound):
+		return &resetError{f: store.Feed{Name: f.Name}}
+	case err != nil:
+		return fmt.Errorf("publisher: check the epoch of %s: %w", f.Name, err)
+	case now.Epoch != f.Epoch:
+		return &resetError{f: now}
+	}
+	return nil
 }
 
 // contiguous checks that a Log returned exactly the seqs from..to: a

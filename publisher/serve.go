@@ -170,6 +170,9 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return nil, fmt.Errorf("publisher: read entry %d of %s: %w", seq, f.Name, err)
 			}
+			if err := h.sameEpoch(ctx, f); err != nil {
+				return nil, err
+			}
 			return h.renderEntry(f, events[0], entryDoc, true)
 		})
 	if err != nil {
@@ -180,12 +183,25 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkEpoch answers 404 for a URL of another epoch of f than the current
-// one: the feed was reset, and what that URL named is gone.
+// one: with the feed-reset problem when the token is one an epoch could
+// be (the feed was reset, and what that URL named is gone), a plain 404
+// otherwise (a URL nobody was ever given).
 func (h *Handler) checkEpoch(w http.ResponseWriter, r *http.Request, f store.Feed, at docAt) bool {
 	epoch := r.PathValue("epoch")
 	if epoch == f.Epoch {
 		return true
 	}
+	if !epochLike(epoch, f.Epoch) {
+		h.problem(w, r, http.StatusNotFound, fmt.Sprintf("feed %q has no epoch %q", f.Name, epoch))
+		return false
+	}
+	h.resetProblem(w, r, f, at, epoch)
+	return false
+}
+
+// resetProblem answers 404 with the feed-reset problem for a URL of epoch,
+// which f no longer has.
+func (h *Handler) resetProblem(w http.ResponseWriter, r *http.Request, f store.Feed, at docAt, epoch string) {
 	current := h.links(f, at).subscription(f.Name)
 	h.writeProblem(w, r, problem{
 		Type:    eventfeed.ProblemFeedReset,
@@ -194,7 +210,37 @@ func (h *Handler) checkEpoch(w http.ResponseWriter, r *http.Request, f store.Fee
 		Detail:  fmt.Sprintf("feed %q was reset: epoch %q is gone; its current subscription document is %s", f.Name, epoch, current),
 		Current: current,
 	})
-	return false
+}
+
+// epochLike tells whether tok has the form of an epoch: that of the
+// epochs every store of this module makes (16 lower-case hex digits), or
+// the length and alphabet of cur, the feed's current epoch, for a Log
+// that makes others.
+func epochLike(tok, cur string) bool {
+	if len(tok) == 16 && lowerHex(tok) {
+		return true
+	}
+	if len(tok) != len(cur) {
+		return false
+	}
+	if lowerHex(cur) {
+		return lowerHex(tok)
+	}
+	for i := 0; i < len(tok); i++ {
+		if c := tok[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // serveHead serves the subscription document or the working page at the
@@ -204,24 +250,17 @@ func (h *Handler) serveHead(w http.ResponseWriter, r *http.Request, d *headDocs,
 	fm := negotiateFormat(r.Header)
 	c := acceptsGzip(r.Header)
 	doc := &d.docs[kind][fm]
-	if !h.notModified(r, doc.etag[c][0], d.modTime, true) {
+	if !h.notModified(r, doc.etag[c][0], time.Time{}) {
 		rd, err := h.renderHead(r.Context(), d, kind, fm)
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
-		// A head document's Last-Modified is the head's, not its entries'
-		// newest time: an empty working page has none of its own.
-		if d.lastModified != nil {
-			w.Header()["Last-Modified"] = d.lastModified
-		}
 		h.write(w, r, rd, c, h.headCC, varyNegotiated, http.StatusOK)
 		return
 	}
-	// Only an If-None-Match naming the head asks to wait for the next
-	// one: a date may name an older document.
 	wait := preferWait(r.Header)
-	if !mayWait || wait <= 0 || h.maxWait < 0 || h.ctx.Err() != nil || len(r.Header["If-None-Match"]) == 0 {
+	if !mayWait || wait <= 0 || h.maxWait < 0 || h.ctx.Err() != nil {
 		h.writeNotModified(w, doc.etag[c], h.headCC, varyNegotiated)
 		return
 	}
@@ -276,17 +315,30 @@ func (h *Handler) wait(ctx context.Context, f store.Feed, d time.Duration) (stor
 
 // notModified evaluates If-None-Match, or when absent If-Modified-Since
 // (RFC 9110 §13.2.2), against a representation with etag, last modified
-// at mod. With exact, the date must be mod itself, as nginx checks by
-// default: the head documents' date is their newest event's time, which
-// events stamped by their producers can move backwards, so a later date
-// does not prove the client has the current document.
-func (h *Handler) notModified(r *http.Request, etag string, mod time.Time, exact bool) bool {
+// at mod (zero when it has no Last-Modified).
+//
+// Only entry documents have a Last-Modified. A date cannot tell apart the
+// versions of a document that changes several times a second, and an
+// event's time is set by its producer, earlier or later than when it was
+// stored: the subscription document and the working page, and a full page
+// (which was the working page under the same URL before it filled) would
+// answer 304 for bytes the client does not hold, and a full page's 304
+// carries "immutable". Without a Last-Modified the server has no date to
+// compare with and ignores If-Modified-Since (RFC 9110 §13.1.3), so those
+// documents are validated by their strong ETags alone. nginx in front
+// does the same (it compares If-Modified-Since with a Last-Modified only);
+// Varnish compares it with the Date of what it stored (RFC 9111 §4.3.2),
+// which matters only to a client that makes its date up from a Date, never
+// having been given a Last-Modified. An entry
+// URL names one set of bytes from the moment it exists, so a date the
+// client holds for it can only be that entry's.
+func (h *Handler) notModified(r *http.Request, etag string, mod time.Time) bool {
 	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
 		return etagMatch(inm, etag)
 	}
 	if ims := r.Header["If-Modified-Since"]; len(ims) > 0 && !mod.IsZero() {
 		t, err := http.ParseTime(ims[0])
-		return err == nil && (t.Equal(mod) || !exact && mod.Before(t))
+		return err == nil && !mod.After(t)
 	}
 	return false
 }
@@ -294,7 +346,7 @@ func (h *Handler) notModified(r *http.Request, etag string, mod time.Time, exact
 // serve answers with rd, or 304 when the request's conditions say the
 // client has it.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rd *rendition, c coding, cc, vary []string, status int) {
-	if status == http.StatusOK && h.notModified(r, rd.etag[c][0], rd.modTime, false) {
+	if status == http.StatusOK && h.notModified(r, rd.etag[c][0], rd.modTime) {
 		h.writeNotModified(w, rd.etag[c], cc, vary)
 		return
 	}
@@ -338,6 +390,21 @@ func (h *Handler) writeNotModified(w http.ResponseWriter, etag, cc, vary []strin
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away: there is no one to answer.
+		return
+	}
+	var reset *resetError
+	if errors.As(err, &reset) {
+		h.logger.Warn("publisher: feed reset during a request", "method", r.Method, "path", r.URL.Path)
+		if epoch := r.PathValue("epoch"); epoch != "" && reset.f.Epoch != "" {
+			at := pageDoc
+			if r.PathValue("seq") != "" {
+				at = entryDoc
+			}
+			h.resetProblem(w, r, reset.f, at, epoch)
+			return
+		}
+		w.Header()["Retry-After"] = retryNow
+		h.problem(w, r, http.StatusServiceUnavailable, "the feed was reset while this document was made; ask again")
 		return
 	}
 	h.logger.Error("publisher: request failed", "method", r.Method, "path", r.URL.Path, "err", err)

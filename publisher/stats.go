@@ -22,6 +22,7 @@ type Stats struct {
 	Appends      uint64 // events stored over HTTP (201 answers, replays included)
 	ClientErrors uint64 // 4xx answers
 	ServerErrors uint64 // 5xx answers
+	BodiesCutOff uint64 // request bodies not read within Config.BodyTimeout
 	CachedDocs   int    // documents in the page cache
 	CachedBytes  int64  // their size, both codings
 	// RenderTime counts the renders of pages and entries by how long each
@@ -35,6 +36,7 @@ type Stats struct {
 type counters struct {
 	requests, notModified, cacheHits, cacheMisses, renders atomic.Uint64
 	longPolls, appends, clientErrors, serverErrors         atomic.Uint64
+	bodiesCutOff                                           atomic.Uint64
 	waiting                                                atomic.Int64
 	renderTime                                             [len(RenderBuckets) + 1]atomic.Uint64
 	renderNanos                                            atomic.Int64
@@ -71,6 +73,7 @@ func (h *Handler) Stats() Stats {
 		Appends:       c.appends.Load(),
 		ClientErrors:  c.clientErrors.Load(),
 		ServerErrors:  c.serverErrors.Load(),
+		BodiesCutOff:  c.bodiesCutOff.Load(),
 		CachedDocs:    h.cache.Len(),
 		CachedBytes:   h.cacheBytes.Load(),
 	}

@@ -28,6 +28,10 @@ import (
 // is told to stop.
 const shutdownGrace = 10 * time.Second
 
+// maxHeaderBytes bounds a request's header (net/http's default is 1 MiB):
+// feed requests carry a few short fields, a bearer token the longest.
+const maxHeaderBytes = 64 << 10
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", "[-db events.db | -postgres DSN] [-create] [-addr 127.0.0.1:8080] [-metrics-addr ADDR] [-page-size 100]", stderr)
 	lf := addLogFlags(fs)
@@ -35,6 +39,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	pageSize := fs.Int("page-size", store.DefaultPageSize, "entries per page of feeds created by appends through this server; when given, a feed stored with another size is refused (its pages are cached forever)")
 	maxAge := fs.Duration("max-age", 0, "Cache-Control max-age of the subscription document and working page")
 	maxWait := fs.Duration("max-wait", 0, "longest long poll granted to Prefer: wait (default: the publisher's)")
+	bodyTimeout := fs.Duration("body-timeout", publisher.DefaultBodyTimeout, "longest time to read a request's body; a slower one is answered 408 and its connection closed")
 	token := fs.String("append-token", "", "enable AtomPub POST for requests carrying \"Authorization: Bearer `TOKEN`\"")
 	browse := fs.Bool("browse", true, "serve HTML views of the feeds for web browsers at /feeds/~/")
 	verbose := fs.Bool("v", false, "log every request to stderr")
@@ -92,6 +97,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		PageSize:    fixed,
 		CacheMaxAge: *maxAge,
 		MaxWait:     *maxWait,
+		BodyTimeout: *bodyTimeout,
 		Logger:      logger,
 		Browse:      *browse,
 	}
@@ -148,9 +154,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	srv := &http.Server{
-		Handler:           root,
+		Handler: root,
+		// No ReadTimeout: it would bound long polls too. The publisher
+		// bounds request bodies itself (-body-timeout), per request.
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	var mln net.Listener

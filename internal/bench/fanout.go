@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/eventfeed/eventfeed/publisher"
 )
 
 // FanoutConfig configures the fanout scenario.
@@ -117,6 +119,7 @@ func Fanout(ctx context.Context, env *Env, cfg FanoutConfig) (*FanoutResult, err
 		early    atomic.Int64
 		appended = make(chan struct{})
 		id       = "urn:uuid:" + randomHex(16)
+		entryID  = publisher.KeyID(benchFeed, id) // the ID the append gets
 		results  = make([]fanoutAnswer, cfg.Consumers)
 		conns    = make([]*rawConn, cfg.Consumers)
 	)
@@ -145,7 +148,7 @@ func Fanout(ctx context.Context, env *Env, cfg FanoutConfig) (*FanoutResult, err
 			}
 			a.at = time.Now()
 			a.status = resp.status
-			a.hasEntry = bytes.Contains(resp.body, []byte(id))
+			a.hasEntry = bytes.Contains(resp.body, []byte(entryID))
 		})
 	}
 	closeAll := func() {

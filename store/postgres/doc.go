@@ -53,8 +53,13 @@
 //
 // Events are sequenced in commit order, as far as one round of the
 // sequencer can tell: every event committed before a round began gets a
-// lower seq than every event committed after. Within one round the events
-// of a transaction stay together and in the order they were appended.
+// lower seq than every event committed after. Within one round,
+// transactions are ordered by transaction id (the order in which they
+// began to write, not always the order in which they committed). A round
+// takes whole transactions: the events of one transaction are sequenced
+// together, in the order they were appended, so a reader sees all of an
+// AppendTx or none of it (a round then holds more than its usual 1,000
+// rows when a transaction does).
 // The comment at the top of sequencer.go gives the argument in full, and
 // says why the sequencer does not wait for older transactions to finish
 // (the usual "xmin horizon" fix for the trap, which one long transaction
@@ -71,6 +76,20 @@
 // into the outbox. The sequencer drops such a copy when its content is the
 // same; when it differs it writes it to the schema's rejected table (with
 // the reason) instead of the log, and logs a warning.
+//
+// # Rows the log refuses
+//
+// A round that fails on a statement (a row the log refuses: a trigger or
+// constraint added to the events table, a value PostgreSQL cannot store;
+// not a full disk, a shutdown or a deadlock, which stall the sequencer
+// until they pass) is rolled back, and the next rounds take fewer transactions, down to one,
+// while the rest of the outbox flows on. When the rows of one transaction
+// alone have failed three rounds, the sequencer moves them to the rejected
+// table with the error and logs it; an Append waiting for them returns an
+// error wrapping ErrRejected (within about half a second). Log.Stats counts
+// the rounds committed and failed, the rows rejected and the rereads of
+// the heads (every five seconds, notifications or not, in case one was
+// lost).
 //
 // # Several instances
 //

@@ -37,8 +37,10 @@ func (l *Log) connectListener(ctx context.Context) (*pgx.Conn, error) {
 }
 
 // listen handles notifications until ctx is done, reconnecting when the
-// connection fails. Between notifications it rereads the heads every
-// resyncInterval, in case one was lost.
+// connection fails. Every resync interval, on a clock of its own that
+// notifications do not restart (under steady traffic a notification always
+// comes before a quiet spell of that length), it rereads the heads, in
+// case one was lost, and lets the sequencer look at the outbox.
 func (l *Log) listen(ctx context.Context, conn *pgx.Conn) {
 	defer func() {
 		if conn != nil {
@@ -46,6 +48,7 @@ func (l *Log) listen(ctx context.Context, conn *pgx.Conn) {
 		}
 	}()
 	backoff := minBackoff
+	next := time.Now().Add(l.resyncEvery)
 	for {
 		if conn == nil {
 			c, err := l.connectListener(ctx)
@@ -62,8 +65,16 @@ func (l *Log) listen(ctx context.Context, conn *pgx.Conn) {
 			}
 			l.log.Info("listener reconnected")
 			conn, backoff = c, minBackoff
+			next = time.Now().Add(l.resyncEvery) // connecting resynced
 		}
-		wctx, cancel := context.WithTimeout(ctx, resyncInterval)
+		if !time.Now().Before(next) {
+			if err := l.resync(ctx); err != nil && ctx.Err() == nil {
+				l.log.Warn("resync failed", "err", err)
+			}
+			l.wake()
+			next = time.Now().Add(l.resyncEvery)
+		}
+		wctx, cancel := context.WithDeadline(ctx, next)
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		switch {
@@ -72,12 +83,7 @@ func (l *Log) listen(ctx context.Context, conn *pgx.Conn) {
 		case ctx.Err() != nil:
 			return
 		case wctx.Err() != nil && !conn.IsClosed():
-			// No notification for a while: reread the heads, and let the
-			// sequencer look at the outbox.
-			if err := l.resync(ctx); err != nil && ctx.Err() == nil {
-				l.log.Warn("resync failed", "err", err)
-			}
-			l.wake()
+			// The resync is due: at the top of the loop.
 		default:
 			if !errors.Is(err, context.Canceled) {
 				l.log.Warn("listener connection lost", "err", err)

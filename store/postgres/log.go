@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -58,7 +59,15 @@ type Options struct {
 
 	// batchBytes replaces the batchBytes limit in tests; zero keeps it.
 	batchBytes int
+	// resync replaces resyncInterval in tests; zero keeps it.
+	resync time.Duration
 }
+
+// ErrRejected reports events the sequencer could not move into the log:
+// their transaction failed maxRoundFailures rounds of its own (or, with
+// other content under an ID already stored, could never be). They are in
+// the schema's rejected table with the error, and not in the log.
+var ErrRejected = errors.New("postgres: events rejected by the sequencer")
 
 // DefaultPollInterval is the PollInterval of Options that leave it zero.
 const DefaultPollInterval = 10 * time.Millisecond
@@ -75,6 +84,10 @@ const (
 	// resyncInterval is how often an instance rereads every head, in case
 	// a notification was lost.
 	resyncInterval = 5 * time.Second
+	// maxRoundFailures is how many rounds holding one transaction's rows
+	// alone may fail before the sequencer moves those rows to the rejected
+	// table, so that one row it cannot write does not stall the log.
+	maxRoundFailures = 3
 	// roundTimeout bounds one sequencing round, so that a connection that
 	// stopped answering is given up.
 	roundTimeout = 15 * time.Second
@@ -105,12 +118,17 @@ type Log struct {
 	log      *slog.Logger
 	q        logSQL
 
-	heads    notify.Heads
-	progress notify.Signal // broadcast whenever this instance learns of a head
-	kick     chan struct{} // wakes the sequencer
-	leading  atomic.Bool   // this instance is the sequencer
+	heads       notify.Heads
+	progress    notify.Signal // broadcast whenever this instance learns of a head
+	kick        chan struct{} // wakes the sequencer
+	leading     atomic.Bool   // this instance is the sequencer
+	resyncEvery time.Duration // resyncInterval, or what a test set
 	// leaderChanges counts the times leading changed.
 	leaderChanges atomic.Uint64
+
+	stats struct {
+		rounds, roundsFailed, rowsRejected, resyncs atomic.Uint64
+	}
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -182,17 +200,18 @@ func New(ctx context.Context, pool *pgxpool.Pool, opt Options) (*Log, error) {
 		logger = slog.Default()
 	}
 	l := &Log{
-		pool:     pool,
-		connCfg:  pool.Config().ConnConfig,
-		schema:   schema,
-		pageSize: size,
-		poll:     poll,
-		notify:   opt.WakeOnCommit,
-		maxBytes: cmp.Or(opt.batchBytes, batchBytes),
-		log:      logger.With("store", "postgres", "schema", schema),
-		q:        newLogSQL(schema),
-		kick:     make(chan struct{}, 1),
-		done:     make(chan struct{}),
+		pool:        pool,
+		connCfg:     pool.Config().ConnConfig,
+		schema:      schema,
+		pageSize:    size,
+		poll:        poll,
+		notify:      opt.WakeOnCommit,
+		maxBytes:    cmp.Or(opt.batchBytes, batchBytes),
+		resyncEvery: cmp.Or(opt.resync, resyncInterval),
+		log:         logger.With("store", "postgres", "schema", schema),
+		q:           newLogSQL(schema),
+		kick:        make(chan struct{}, 1),
+		done:        make(chan struct{}),
 	}
 	// Listen before the first read of the heads, so that no head committed
 	// in between is missed.
@@ -235,7 +254,7 @@ func connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 // logSQL holds the Log's statements with the schema filled in.
 type logSQL struct {
 	insertOutbox, storedByID, pendingByID, claim, upsertFeeds, insertEvents,
-	insertRejected, deleteOutbox, read, feedExists, heads string
+	insertRejected, deleteOutbox, read, feedExists, heads, rejectTx, rejectedByID string
 }
 
 func newLogSQL(schema string) logSQL {
@@ -260,18 +279,32 @@ SELECT ` + eventColumns + ` FROM %[1]s.events WHERE id = ANY($1)`),
 		// The claim reads, for each outbox row from transaction $2 on,
 		// the event with the same ID already in the log (NULL when none)
 		// and the state of its feed (NULL when new).
+		// Whole transactions only: the first $1 rows from transaction
+		// $2 on, and the rest of the last transaction among them; then
+		// only the transactions that start while the Data before them
+		// stays under $3 (the first always).
 		claim: f(`SELECT o.feed, o.id, o.type, o.subject, o.time, o.time_ns, o.time_given, o.content_type, o.data, o.page_size,
 	e.feed, e.seq, e.id, e.type, e.subject, e.time, e.time_ns, e.content_type, e.data,
-	f.epoch, f.page_size, f.head
+	f.epoch, f.page_size, f.head, o.tx::text
 FROM (
 	SELECT * FROM (
-		SELECT *, sum(octet_length(data)) OVER (ORDER BY tx, pos) - octet_length(data) AS before
-		FROM (SELECT * FROM %[1]s.outbox WHERE tx >= $2 ORDER BY tx, pos LIMIT $1) l
+		SELECT *, sum(octet_length(data)) OVER (ORDER BY tx) - sum(octet_length(data)) OVER (PARTITION BY tx) AS before
+		FROM %[1]s.outbox
+		WHERE tx >= $2 AND tx <= (SELECT max(tx) FROM (SELECT tx FROM %[1]s.outbox WHERE tx >= $2 ORDER BY tx, pos LIMIT $1) l)
 	) w WHERE before < $3
 ) o
 LEFT JOIN %[1]s.events e ON e.id = o.id
 LEFT JOIN %[1]s.feeds f ON f.name = o.feed
 ORDER BY o.tx, o.pos`),
+		// Rows of a transaction the sequencer gave up on, with the error.
+		rejectTx: f(`WITH r AS (DELETE FROM %[1]s.outbox WHERE tx = $1::text::xid8 RETURNING *)
+INSERT INTO %[1]s.rejected (id, feed, type, subject, time, time_ns, content_type, data, reason)
+SELECT id, feed, type, subject, time, time_ns, content_type, data, $2 FROM r`),
+		// The IDs of $1 neither in the outbox nor in the log, with the
+		// reason of their latest rejection: one statement, one snapshot.
+		rejectedByID: f(`SELECT m.id, coalesce((SELECT r.reason FROM %[1]s.rejected r WHERE r.id = m.id ORDER BY r.rejected DESC LIMIT 1), 'no longer in the outbox')
+FROM unnest($1::text[]) m(id)
+WHERE NOT EXISTS (SELECT 1 FROM %[1]s.outbox o WHERE o.id = m.id) AND NOT EXISTS (SELECT 1 FROM %[1]s.events e WHERE e.id = m.id)`),
 		upsertFeeds: f(`INSERT INTO %[1]s.feeds (name, epoch, page_size, head)
 SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::bigint[])
 ON CONFLICT (name) DO UPDATE SET head = excluded.head`),
@@ -600,6 +633,11 @@ func (l *Log) awaitSequenced(ctx context.Context, p *pending) error {
 		select {
 		case <-wake:
 		case <-timer.C:
+			// Now and then, and only then (it reads three tables): were
+			// any of them rejected by the sequencer?
+			if err := l.checkRejected(ctx, missing); err != nil {
+				return err
+			}
 		case <-l.done:
 			return eventfeed.ErrClosed
 		case <-ctx.Done():
@@ -607,6 +645,23 @@ func (l *Log) awaitSequenced(ctx context.Context, p *pending) error {
 		}
 	}
 	return nil
+}
+
+// checkRejected returns an error wrapping ErrRejected when an event of ids
+// left the outbox without entering the log: the sequencer rejected it.
+func (l *Log) checkRejected(ctx context.Context, ids []string) error {
+	var id, reason string
+	err := l.pool.QueryRow(ctx, l.q.rejectedByID, ids).Scan(&id, &reason)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		if ctx.Err() != nil {
+			return fmt.Errorf("postgres: append: events are in the outbox, not yet sequenced: %w", ctx.Err())
+		}
+		return fmt.Errorf("postgres: append: look for rejected events: %w", err)
+	}
+	return fmt.Errorf("postgres: append %s: %w: %s", id, ErrRejected, reason)
 }
 
 // Read returns the events of feed with from <= Seq <= to, from the log:
@@ -727,6 +782,7 @@ func (l *Log) resync(ctx context.Context) error {
 	for _, f := range feeds {
 		l.heads.Set(f)
 	}
+	l.stats.resyncs.Add(1)
 	l.progress.Broadcast()
 	return nil
 }

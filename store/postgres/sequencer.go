@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -42,7 +43,9 @@ import (
 //     ordered by the id of the transaction that wrote them (the tx
 //     column, from pg_current_xact_id()), then by outbox position: the
 //     events of one transaction stay together and in the order they were
-//     appended.
+//     appended. A round takes whole transactions (the claim extends its
+//     LIMIT to the end of the last transaction it reached, and cuts by
+//     size only between transactions), so no reader sees part of one.
 //  5. One sequencer: the rounds run on the connection that holds the
 //     session advisory lock. If that session ends, its open transaction
 //     ends with it, uncommitted, before the lock can pass to another
@@ -117,6 +120,15 @@ func (l *Log) sequence(ctx context.Context) {
 // busyPoll, then twice as long after each empty look, up to the poll
 // interval. A wake-up (an Append of this instance, a notification with
 // WakeOnCommit) makes it look at once.
+//
+// A round that fails on a statement because of its rows (a row the log
+// refuses: a trigger, a constraint, a value PostgreSQL cannot store; see
+// rowFault) is rolled back, and the
+// next looks take half as many transactions, down to one, so that the
+// others flow on; when the rows of one transaction alone have failed
+// maxRoundFailures rounds, they are moved to the rejected table with the
+// error, and whoever waits for them in Append gets ErrRejected. The count
+// is this instance's: another that takes over counts afresh.
 func (l *Log) lead(ctx context.Context, conn *pgx.Conn) error {
 	// Leadership changes are logged at INFO: after a takeover, each
 	// instance's log says which one sequences.
@@ -134,6 +146,11 @@ func (l *Log) lead(ctx context.Context, conn *pgx.Conn) error {
 	var (
 		batch []claimed
 		from  uint64 // where the outbox is read from: see claimed.next
+		limit = batchSize
+		// The transaction whose rows failed the last rounds alone, and
+		// how many.
+		suspect string
+		fails   int
 	)
 	for {
 		if len(batch) == 0 {
@@ -145,7 +162,7 @@ func (l *Log) lead(ctx context.Context, conn *pgx.Conn) error {
 			case <-timer.C:
 			}
 			var err error
-			if batch, from, err = l.claim(ctx, conn, from); err != nil {
+			if batch, from, err = l.claim(ctx, conn, from, limit); err != nil {
 				return err
 			}
 			if len(batch) == 0 {
@@ -154,13 +171,101 @@ func (l *Log) lead(ctx context.Context, conn *pgx.Conn) error {
 				continue
 			}
 		}
+		round := batch
 		var err error
-		if batch, from, err = l.move(ctx, conn, batch, from); err != nil {
-			return err
+		if batch, from, err = l.move(ctx, conn, round, from, limit); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			l.stats.roundsFailed.Add(1)
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || !rowFault(pgErr) || conn.IsClosed() {
+				return err
+			}
+			if _, rerr := conn.Exec(ctx, `ROLLBACK`); rerr != nil {
+				return fmt.Errorf("%w; then rollback: %v", err, rerr)
+			}
+			txs := roundTxs(round)
+			if len(txs) > 1 {
+				limit = 0
+				for _, c := range round {
+					if c.tx == txs[len(txs)/2] {
+						break
+					}
+					limit++
+				}
+				l.log.Warn("sequencing round failed; trying fewer transactions", "transactions", len(txs), "rows", len(round), "next", limit, "err", err)
+			} else {
+				limit = 1
+				if suspect == txs[0] {
+					fails++
+				} else {
+					suspect, fails = txs[0], 1
+				}
+				l.log.Warn("sequencing round of one transaction failed", "tx", suspect, "rows", len(round), "failures", fails, "err", err)
+				if fails >= maxRoundFailures {
+					if err := l.reject(ctx, conn, suspect, round, err); err != nil {
+						return err
+					}
+					suspect, fails = "", 0
+				}
+			}
+			timer.Reset(0)
+			continue
 		}
+		limit = min(2*limit, batchSize)
 		wait = min(busyPoll, l.poll)
 		timer.Reset(wait)
 	}
+}
+
+// rowFault tells whether err, which failed a round, may be due to the
+// rows the round held (a constraint, a trigger, a value), rather than to
+// the server's state (out of disk or memory, shutting down, a deadlock, a
+// lock not available, an internal error): only those count towards
+// rejecting rows. A full disk must stall the log, not empty the outbox
+// into the rejected table.
+func rowFault(err *pgconn.PgError) bool {
+	if len(err.Code) < 2 {
+		return false
+	}
+	switch err.Code[:2] {
+	case "08", "40", "53", "55", "57", "58", "XX":
+		return false
+	}
+	return true
+}
+
+// roundTxs returns the transactions of batch, in order.
+func roundTxs(batch []claimed) []string {
+	var txs []string
+	for _, c := range batch {
+		if len(txs) == 0 || txs[len(txs)-1] != c.tx {
+			txs = append(txs, c.tx)
+		}
+	}
+	return txs
+}
+
+// reject moves the outbox rows of transaction tx, which round holds, to the
+// rejected table with the error of their last round.
+func (l *Log) reject(ctx context.Context, conn *pgx.Conn, tx string, round []claimed, cause error) error {
+	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
+	defer cancel()
+	reason := fmt.Sprintf("sequencing failed %d rounds: %v", maxRoundFailures, cause)
+	tag, err := conn.Exec(ctx, l.q.rejectTx, tx, reason)
+	if err != nil {
+		return fmt.Errorf("reject outbox rows of transaction %s: %w", tx, err)
+	}
+	ids := make([]string, len(round))
+	for i, c := range round {
+		ids[i] = c.ev.ID
+	}
+	l.stats.rowsRejected.Add(uint64(tag.RowsAffected()))
+	l.log.Error("rejected events the log would not take", "tx", tx, "ids", ids, "err", cause)
+	// Appends waiting for them look again.
+	l.progress.Broadcast()
+	return nil
 }
 
 // The outbox is read from a transaction id on, not from its start.
@@ -185,16 +290,18 @@ type claimed struct {
 	pageSize  int
 	stored    *eventfeed.Event // the event already in the log with this ID
 	feed      *store.Feed      // the feed's state before the round; nil when new
+	tx        string           // the id of the transaction that wrote it
 }
 
-// claim reads up to batchSize committed outbox rows (and about batchBytes
-// of Data) from transaction from on, in sequencing order, with the state
-// of their feeds, and returns where the next look starts.
-func (l *Log) claim(ctx context.Context, conn *pgx.Conn, from uint64) ([]claimed, uint64, error) {
+// claim reads the committed outbox rows of whole transactions from
+// transaction from on, about limit rows (more to finish the last
+// transaction) and about batchBytes of Data, in sequencing order, with the
+// state of their feeds, and returns where the next look starts.
+func (l *Log) claim(ctx context.Context, conn *pgx.Conn, from uint64, limit int) ([]claimed, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
 	defer cancel()
 	b := &pgx.Batch{}
-	next := l.queueClaim(b, from)
+	next := l.queueClaim(b, from, limit)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return nil, 0, fmt.Errorf("read outbox: %w", err)
 	}
@@ -204,13 +311,13 @@ func (l *Log) claim(ctx context.Context, conn *pgx.Conn, from uint64) ([]claimed
 // queueClaim queues on b the statements of a look at the outbox from
 // transaction from on; once b is sent and closed, the function it returns
 // gives the rows read and where the next look starts.
-func (l *Log) queueClaim(b *pgx.Batch, from uint64) func() ([]claimed, uint64, error) {
+func (l *Log) queueClaim(b *pgx.Batch, from uint64, limit int) func() ([]claimed, uint64, error) {
 	var (
 		horizon uint64
 		batch   []claimed
 	)
 	b.Queue(horizonSQL).QueryRow(func(row pgx.Row) error { return row.Scan(&horizon) })
-	b.Queue(l.q.claim, batchSize, from, l.maxBytes).Query(func(rows pgx.Rows) error {
+	b.Queue(l.q.claim, limit, from, l.maxBytes).Query(func(rows pgx.Rows) error {
 		var err error
 		batch, err = collectClaimed(rows)
 		return err
@@ -220,7 +327,7 @@ func (l *Log) queueClaim(b *pgx.Batch, from uint64) func() ([]claimed, uint64, e
 		for _, c := range batch {
 			size += len(c.ev.Data)
 		}
-		if len(batch) < batchSize && size < l.maxBytes {
+		if len(batch) < limit && size < l.maxBytes {
 			// Not cut short by either limit: it saw every committed row.
 			from = max(from, horizon)
 		}
@@ -251,7 +358,7 @@ func collectClaimed(rows pgx.Rows) ([]claimed, error) {
 // deletes committed rows from the outbox, and only one session holds the
 // sequencer lock; should two ever sequence at once all the same, the
 // log's keys on (feed, seq) and on id fail the second.
-func (l *Log) move(ctx context.Context, conn *pgx.Conn, batch []claimed, from uint64) ([]claimed, uint64, error) {
+func (l *Log) move(ctx context.Context, conn *pgx.Conn, batch []claimed, from uint64, limit int) ([]claimed, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
 	defer cancel()
 	var (
@@ -327,16 +434,18 @@ func (l *Log) move(ctx context.Context, conn *pgx.Conn, batch []claimed, from ui
 	b.Queue(l.q.deleteOutbox, ids)
 	b.Queue(`COMMIT`).Exec(func(pgconn.CommandTag) error {
 		// Committed: the heads moved, whatever comes next.
+		l.stats.rounds.Add(1)
 		for _, fd := range moved {
 			l.setHead(fd)
 		}
 		return nil
 	})
-	next := l.queueClaim(b, from)
+	next := l.queueClaim(b, from, min(2*limit, batchSize))
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return nil, 0, fmt.Errorf("move outbox rows: %w", err)
 	}
 	if len(reasons) > 0 {
+		l.stats.rowsRejected.Add(uint64(len(reasons)))
 		l.log.Warn("rejected events whose ID is stored with other content", "ids", rj.ids)
 	}
 	return next()
@@ -360,7 +469,7 @@ func scanClaimed(row pgx.Rows) (claimed, error) {
 	)
 	err := row.Scan(&c.ev.Feed, &c.ev.ID, &c.ev.Type, &c.ev.Subject, &t, &ns, &c.timeGiven, &c.ev.ContentType, &c.ev.Data, &c.pageSize,
 		&sFeed, &sSeq, &sID, &sType, &sSubject, &sTime, &sNs, &sCT, &sData,
-		&fEpoch, &fSize, &fHead)
+		&fEpoch, &fSize, &fHead, &c.tx)
 	if err != nil {
 		return claimed{}, err
 	}

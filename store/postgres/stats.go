@@ -27,13 +27,21 @@ type Stats struct {
 	// when none waits.
 	OutboxAge time.Duration
 	// Rejected is the number of rows in the rejected table: events whose
-	// ID was already stored with other content.
+	// ID was already stored with other content, or whose transaction
+	// failed every sequencing round it was tried in.
 	Rejected int64
+
+	// Counts of what this instance's sequencer and listener did since the
+	// Log was opened; known without asking the database.
+	Rounds       uint64 // sequencing transactions committed
+	RoundsFailed uint64 // sequencing transactions that failed
+	RowsRejected uint64 // outbox rows moved to the rejected table
+	Resyncs      uint64 // rereads of every head
 }
 
 // Stats returns the Log's sequencing figures. It asks the database, in
 // one round trip; when that fails, the error comes with the fields this
-// instance knows without asking (Leading, LeaderChanges).
+// instance knows without asking (Leading, LeaderChanges and the counts).
 func (l *Log) Stats(ctx context.Context) (Stats, error) {
 	s := pgx.Identifier{l.schema}.Sanitize()
 	key := lockKey(l.schema, "sequencer")
@@ -46,12 +54,20 @@ func (l *Log) Stats(ctx context.Context) (Stats, error) {
 	EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
 		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
 		AND classid::int8 = $1 AND objid::int8 = $2)`, s)
-	st := Stats{Leading: l.leading.Load(), LeaderChanges: l.leaderChanges.Load()}
+	known := Stats{
+		Leading:       l.leading.Load(),
+		LeaderChanges: l.leaderChanges.Load(),
+		Rounds:        l.stats.rounds.Load(),
+		RoundsFailed:  l.stats.roundsFailed.Load(),
+		RowsRejected:  l.stats.rowsRejected.Load(),
+		Resyncs:       l.stats.resyncs.Load(),
+	}
+	st := known
 	var age float64
 	err := l.pool.QueryRow(ctx, q, int64(uint32(uint64(key)>>32)), int64(uint32(key))).
 		Scan(&st.Outbox, &age, &st.Rejected, &st.SequencerAlive)
 	if err != nil {
-		return Stats{Leading: st.Leading, LeaderChanges: st.LeaderChanges}, fmt.Errorf("postgres: stats: %w", err)
+		return known, fmt.Errorf("postgres: stats: %w", err)
 	}
 	st.OutboxAge = time.Duration(max(age, 0) * float64(time.Second))
 	return st, nil
