@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/eventfeed/eventfeed"
 )
 
 // ErrInvalid reports a Feed or Entry that cannot be written as a valid
@@ -23,8 +25,13 @@ var ErrInvalid = errors.New("feed: cannot be written as valid Atom")
 // cheap: appending into one buffer sized up front, it renders a 500-entry
 // page several times faster than encoding/xml's reflection and with a
 // handful of allocations instead of thousands (BenchmarkEncodePage). Its
-// escaping follows encoding/xml's EscapeText, plus CDATA for inline JSON
-// and references for characters that attribute normalization would change.
+// escaping follows encoding/xml's EscapeText, plus CDATA for XML data that
+// cannot go inline and references for characters that attribute
+// normalization would change.
+
+// rfc3339Milli is RFC 3339 with at most three fractional digits, trailing
+// zeros dropped.
+const rfc3339Milli = "2006-01-02T15:04:05.999Z07:00"
 
 const xmlHeader = `<?xml version="1.0" encoding="utf-8"?>` + "\n"
 
@@ -88,7 +95,7 @@ func entrySizeHint(e *Entry) int {
 		n += 32 + len(c.Term) + len(c.Scheme) + len(c.Label)
 	}
 	body := len(e.Content.Body) + 16 // CDATA markers; escaping adds a little
-	if kindOf(e.Content.Type) == kindBase64 {
+	if k := kindOf(e.Content.Type); k == kindJSON || k == kindBase64 {
 		body = len(e.Content.Body)*4/3 + 4
 	}
 	return n + body + len(e.Content.Type) + len(e.Content.Src)
@@ -241,18 +248,8 @@ func appendContent(buf []byte, ind string, c *Content) ([]byte, error) {
 		default:
 			buf = appendText(buf, c.Body)
 		}
-	case kindJSON:
-		// Body is JSON text or its Base64 form (see EntryFromEvent); the
-		// JSON goes in CDATA, Base64 needs no escaping.
-		switch {
-		case !xmlText(c.Body):
-			buf = base64.StdEncoding.AppendEncode(buf, c.Body)
-		case jsonText(c.Body):
-			buf = appendCDATA(buf, c.Body)
-		default:
-			buf = appendText(buf, c.Body)
-		}
-	case kindBase64:
+	case kindJSON, kindBase64:
+		// RFC 4287 §4.1.3.3 rule 7: JSON is neither text/* nor XML.
 		buf = base64.StdEncoding.AppendEncode(buf, c.Body)
 	}
 	return append(buf, "</content>"...), nil
@@ -269,8 +266,10 @@ func appendElem(buf []byte, ind, name, text string) []byte {
 	return append(buf, '>')
 }
 
-// appendDate appends an RFC 3339 date, with as many fractional digits as
-// t needs, in UTC.
+// appendDate appends an RFC 3339 date in UTC, truncated to the millisecond
+// (eventfeed.TimePrecision) and with as many fractional digits as that
+// needs, at most three: some readers (ROME) take any fraction as
+// milliseconds.
 func appendDate(buf []byte, ind, name string, t time.Time) ([]byte, error) {
 	t = t.UTC()
 	if y := t.Year(); y < 1 || y > 9999 {
@@ -280,7 +279,7 @@ func appendDate(buf []byte, ind, name string, t time.Time) ([]byte, error) {
 	buf = append(buf, '<')
 	buf = append(buf, name...)
 	buf = append(buf, '>')
-	buf = t.AppendFormat(buf, time.RFC3339Nano)
+	buf = t.Truncate(eventfeed.TimePrecision).AppendFormat(buf, rfc3339Milli)
 	buf = append(buf, "</"...)
 	buf = append(buf, name...)
 	return append(buf, '>'), nil

@@ -80,8 +80,7 @@ type Config struct {
 	// with its own page size.
 	PageSize int
 
-	// EntryOptions tunes how events become entries (the category scheme,
-	// and JSON data in Base64 instead of inline text).
+	// EntryOptions tunes how events become entries (the category scheme).
 	EntryOptions feed.EntryOptions
 
 	// CacheMaxAge is the max-age of the subscription document and the
@@ -249,7 +248,7 @@ func New(log store.Log, cfg Config) (*Handler, error) {
 	// answered with a 304 for bytes that are no longer served.
 	sum := sha256.Sum256([]byte(strings.Join([]string{
 		renderVersion, h.base, cfg.Title, author,
-		cfg.EntryOptions.CategoryScheme, strconv.FormatBool(cfg.EntryOptions.JSONBase64),
+		cfg.EntryOptions.CategoryScheme,
 	}, "\x00")))
 	h.fingerprint = hex.EncodeToString(sum[:4])
 
@@ -261,7 +260,7 @@ func New(log store.Log, cfg Config) (*Handler, error) {
 
 // renderVersion changes whenever the publisher changes the documents it
 // renders for the same events and Config, so that head ETags change too.
-const renderVersion = "1"
+const renderVersion = "2"
 
 // baseURL validates and normalizes Config.BaseURL.
 func baseURL(s string) (string, error) {
