@@ -47,9 +47,10 @@ type Config struct {
 	// the handler's own paths. When empty, links are relative references,
 	// resolved against the URL each document was fetched from (RFC 4287
 	// §2, RFC 3986 §5): they are right under any mount point, host and
-	// proxy without configuration. Set BaseURL when serving readers that
-	// do not resolve relative links; RSS and JSON Feed readers often
-	// don't.
+	// proxy without configuration. Set an absolute BaseURL when serving
+	// readers that do not resolve relative links: RSS 2.0 and JSON Feed
+	// require absolute URLs, and the W3C Feed Validator warns about a
+	// relative rel="self".
 	//
 	// Links never come from the request (its Host header): archive pages
 	// are cached forever, here and by every cache on the way, and a
@@ -284,14 +285,13 @@ func baseURL(s string) (string, error) {
 
 // Shared header values: set straight into the header map, never modified.
 var (
-	allowGet       = []string{"GET, HEAD"}
-	allowGetPost   = []string{"GET, HEAD, POST"}
-	immutableCC    = []string{"public, max-age=31536000, immutable"}
-	noStoreCC      = []string{"no-store"}
-	gzipCoding     = []string{"gzip"}
-	varyEncoding   = []string{"Accept-Encoding"}
-	varyNegotiated = []string{"Accept, Accept-Encoding"}
-	nosniff        = []string{"nosniff"}
+	allowGet     = []string{"GET, HEAD"}
+	allowGetPost = []string{"GET, HEAD, POST"}
+	immutableCC  = []string{"public, max-age=31536000, immutable"}
+	noStoreCC    = []string{"no-store"}
+	gzipCoding   = []string{"gzip"}
+	varyEncoding = []string{"Accept-Encoding"}
+	nosniff      = []string{"nosniff"}
 )
 
 func (h *Handler) routes() {
@@ -308,6 +308,13 @@ func (h *Handler) routes() {
 	m.HandleFunc(p+"/{$}", get)
 	m.HandleFunc(p+"/{feed}/{epoch}/pages/{k}", get)
 	m.HandleFunc(p+"/{feed}/{epoch}/entries/{seq}", get)
+	// The alternates, each at URLs of its own (see formatOf).
+	for _, seg := range formatSegment[formatRSS:] {
+		m.HandleFunc("GET "+p+"/{feed}/"+seg, h.serveSubscription)
+		m.HandleFunc("GET "+p+"/{feed}/{epoch}/"+seg+"/{k}", h.servePage)
+		m.HandleFunc(p+"/{feed}/"+seg, get)
+		m.HandleFunc(p+"/{feed}/{epoch}/"+seg+"/{k}", get)
+	}
 	m.HandleFunc(p+"/{feed}", h.methodNotAllowed(h.allowFeed))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, http.StatusNotFound, "no such resource: see the service document at the root")
