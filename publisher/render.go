@@ -246,15 +246,23 @@ const (
 type linker struct {
 	root  string // prefix of a subscription URL
 	epoch string // prefix of the URLs of the feed's epoch: pages, entries
+	dir   string // the directory of the epoch the document is in, if any
 }
 
+// links returns the linker of a document of f served at at. For an
+// alternate page (altPageDoc), the caller sets dir to its format's.
 func (h *Handler) links(f store.Feed, at docAt) linker {
 	epoch := url.PathEscape(f.Epoch) + "/"
 	if h.base != "" {
 		return linker{root: h.base, epoch: h.base + f.Name + "/" + epoch}
 	}
 	switch at {
-	case pageDoc, entryDoc, altPageDoc:
+	case pageDoc:
+		return linker{root: "../../../", epoch: "../", dir: "pages"}
+	case entryDoc:
+		return linker{root: "../../../", epoch: "../", dir: "entries"}
+	case altPageDoc:
+		// The format's directory is set by in.
 		return linker{root: "../../../", epoch: "../"}
 	case altSubDoc:
 		return linker{root: "../", epoch: epoch}
@@ -263,9 +271,18 @@ func (h *Handler) links(f store.Feed, at docAt) linker {
 	}
 }
 
+// under returns the prefix of the URLs in the epoch's directory dir:
+// nothing when the document is in it.
+func (l linker) under(dir string) string {
+	if l.dir == dir {
+		return ""
+	}
+	return l.epoch + dir + "/"
+}
+
 func (l linker) subscription(name string) string { return l.root + name }
-func (l linker) page(k uint64) string            { return l.epoch + "pages/" + strconv.FormatUint(k, 10) }
-func (l linker) entry(seq uint64) string         { return l.epoch + "entries/" + strconv.FormatUint(seq, 10) }
+func (l linker) page(k uint64) string            { return l.under("pages") + strconv.FormatUint(k, 10) }
+func (l linker) entry(seq uint64) string         { return l.under("entries") + strconv.FormatUint(seq, 10) }
 
 // in returns the linker's URLs of the feed documents in format fm.
 func (l linker) in(fm format) formatLinker { return formatLinker{l, fm} }
@@ -287,7 +304,7 @@ func (l formatLinker) page(k uint64) string {
 	if l.fm == formatAtom {
 		return l.linker.page(k)
 	}
-	return l.epoch + formatSegment[l.fm] + "/" + strconv.FormatUint(k, 10)
+	return l.under(formatSegment[l.fm]) + strconv.FormatUint(k, 10)
 }
 
 // feedID is the atom:id shared by every document of one epoch of a feed:
@@ -327,6 +344,9 @@ func (h *Handler) renderPage(ctx context.Context, f store.Feed, k uint64, at doc
 		at = altDocAt[at]
 	}
 	l := h.links(f, at)
+	if at == altPageDoc && h.base == "" {
+		l.dir = formatSegment[fm]
+	}
 	fl := l.in(fm)
 	doc := &feed.Feed{
 		ID:      feedID(f),

@@ -30,6 +30,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxWait := fs.Duration("max-wait", 0, "longest long poll granted to Prefer: wait (default: the publisher's)")
 	token := fs.String("append-token", "", "enable AtomPub POST for requests carrying \"Authorization: Bearer `TOKEN`\"")
 	verbose := fs.Bool("v", false, "log every request to stderr")
+	baseURL := fs.String("base-url", "", "absolute `URL` the feeds are reachable at, such as https://example.com/feeds/, for absolute links (RSS and JSON Feed want them); default relative links")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -66,6 +67,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg := publisher.Config{
 		Prefix:      "/feeds",
+		BaseURL:     *baseURL,
 		PageSize:    fixed,
 		CacheMaxAge: *maxAge,
 		MaxWait:     *maxWait,
