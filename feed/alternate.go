@@ -159,9 +159,9 @@ func EncodeJSONFeed(w io.Writer, f *Feed) error {
 			it.Tags = append(it.Tags, c.Term)
 		}
 		if !e.Updated.IsZero() {
-			it.Modified = e.Updated.UTC().Truncate(time.Millisecond).Format(rfc3339Milli)
+			it.Modified = string(appendRFC3339(nil, e.Updated))
 		}
-		it.Published = entryPublished(e).UTC().Truncate(time.Millisecond).Format(rfc3339Milli)
+		it.Published = string(appendRFC3339(nil, entryPublished(e)))
 		if text, isHTML := readable(e); isHTML {
 			it.ContentHTML = text
 		} else {

@@ -75,9 +75,11 @@
 //
 // # Times
 //
-// Dates are written in UTC with at most millisecond precision, trailing
-// zeros dropped (2026-11-26T09:30:13.5Z): some readers (ROME) take any
-// fraction as milliseconds, so nine digits would move a date by days.
+// Dates are written in UTC to the millisecond, with exactly three
+// fractional digits or none (2026-11-26T09:30:13.500Z, 2026-11-26T09:30:14Z):
+// ROME takes the fraction's digits as a count of milliseconds whatever
+// their number, so that nine digits would move a date by days and ".5"
+// would read as 5 ms.
 // EntryFromEvent truncates an event's Time to the millisecond, as every
 // store.Log does when it stores one (eventfeed.TimePrecision), so that an
 // event read back from its feed equals the stored event.

@@ -29,9 +29,20 @@ var ErrInvalid = errors.New("feed: cannot be written as valid Atom")
 // cannot go inline and references for characters that attribute
 // normalization would change.
 
-// rfc3339Milli is RFC 3339 with at most three fractional digits, trailing
-// zeros dropped.
-const rfc3339Milli = "2006-01-02T15:04:05.999Z07:00"
+// rfc3339Milli is RFC 3339 with three fractional digits.
+const rfc3339Milli = "2006-01-02T15:04:05.000Z07:00"
+
+// appendRFC3339 appends t, truncated to the millisecond, as RFC 3339 in
+// UTC: with exactly three fractional digits, or none when there is no
+// fraction. Not fewer than three: ROME takes the digits as a count of
+// milliseconds, so that ".5" would read as 5 ms.
+func appendRFC3339(buf []byte, t time.Time) []byte {
+	t = t.UTC().Truncate(eventfeed.TimePrecision)
+	if t.Nanosecond() == 0 {
+		return t.AppendFormat(buf, time.RFC3339)
+	}
+	return t.AppendFormat(buf, rfc3339Milli)
+}
 
 const xmlHeader = `<?xml version="1.0" encoding="utf-8"?>` + "\n"
 
@@ -267,9 +278,7 @@ func appendElem(buf []byte, ind, name, text string) []byte {
 }
 
 // appendDate appends an RFC 3339 date in UTC, truncated to the millisecond
-// (eventfeed.TimePrecision) and with as many fractional digits as that
-// needs, at most three: some readers (ROME) take any fraction as
-// milliseconds.
+// (eventfeed.TimePrecision), as appendRFC3339 writes it.
 func appendDate(buf []byte, ind, name string, t time.Time) ([]byte, error) {
 	t = t.UTC()
 	if y := t.Year(); y < 1 || y > 9999 {
@@ -279,7 +288,7 @@ func appendDate(buf []byte, ind, name string, t time.Time) ([]byte, error) {
 	buf = append(buf, '<')
 	buf = append(buf, name...)
 	buf = append(buf, '>')
-	buf = t.Truncate(eventfeed.TimePrecision).AppendFormat(buf, rfc3339Milli)
+	buf = appendRFC3339(buf, t)
 	buf = append(buf, "</"...)
 	buf = append(buf, name...)
 	return append(buf, '>'), nil
