@@ -36,9 +36,11 @@
 // links in its universal parser, has no size limit and no per-entry
 // callback, and builds the text of foreign elements by repeated
 // concatenation, so that a 300 KB document can make it allocate
-// gigabytes. gorilla/feeds still renders the RSS and JSON Feed views
-// (EncodeRSS, EncodeJSONFeed), and gofeed's Atom parser is what the tests
-// use as an independent reader of what Encode writes.
+// gigabytes. gorilla/feeds' item type serves the JSON Feed view
+// (EncodeJSONFeed); its RSS renderer cannot write the atom:link rel="self"
+// RSS validators ask for, so EncodeRSS writes RSS itself. gofeed's Atom
+// parser is what the tests use as an independent reader of what Encode
+// writes.
 //
 // # Content
 //
