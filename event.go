@@ -23,7 +23,7 @@ type Event struct {
 	ID          string    // globally unique and stable (urn:uuid:…); the idempotency key
 	Type        string    // e.g. "order.placed"
 	Subject     string    // the entity it is about, e.g. "order-42" (may be empty)
-	Time        time.Time // when it happened
+	Time        time.Time // when it happened; stored to the TimePrecision
 	ContentType string    // media type of Data; DefaultContentType when empty
 	Data        []byte
 }
@@ -56,6 +56,13 @@ var (
 	// ErrClosed reports use of a store after Close.
 	ErrClosed = errors.New("eventfeed: store closed")
 )
+
+// TimePrecision is the precision of an event's Time in every Log and on
+// the wire: a Log truncates the Time it is given to it, so that what a
+// consumer reads from the feed is exactly what the Log holds. Some Atom
+// readers take any fraction of a second as milliseconds (ROME does): a
+// nine-digit fraction would move a date by days.
+const TimePrecision = time.Millisecond
 
 // ProblemFeedReset is the type of the problem document (RFC 9457) with
 // which a publisher answers a URL of an epoch its feed no longer has: the
@@ -150,13 +157,13 @@ func printable(s string) bool {
 
 // SameContent reports whether e and o are the same event as far as an
 // idempotent append is concerned: same feed, type, subject, content type and
-// data, and the same time unless e's time is zero (a retry that let the
-// store fill in the time). Seq is ignored. It is what decides between a
+// data, and the same time to the TimePrecision unless e's time is zero (a
+// retry that let the store fill in the time). Seq is ignored. It is what decides between a
 // replay and ErrConflict.
 func (e *Event) SameContent(o *Event) bool {
 	return e.ID == o.ID && e.Feed == o.Feed && e.Type == o.Type && e.Subject == o.Subject &&
 		e.MediaType() == o.MediaType() && string(e.Data) == string(o.Data) &&
-		(e.Time.IsZero() || e.Time.Equal(o.Time))
+		(e.Time.IsZero() || e.Time.Truncate(TimePrecision).Equal(o.Time.Truncate(TimePrecision)))
 }
 
 // isJSON reports whether mediaType is a JSON media type: application/json

@@ -66,7 +66,8 @@ func TestSameContent(t *testing.T) {
 		{"time left to the log", func(e *eventfeed.Event) { e.Time = time.Time{} }, true},
 		{"default content type spelled out", func(e *eventfeed.Event) { e.ContentType = eventfeed.DefaultContentType }, true},
 		{"other data", func(e *eventfeed.Event) { e.Data = []byte("[]") }, false},
-		{"other time", func(e *eventfeed.Event) { e.Time = time.Unix(100, 6) }, false},
+		{"same millisecond, as the log keeps it", func(e *eventfeed.Event) { e.Time = time.Unix(100, 999_999) }, true},
+		{"other time", func(e *eventfeed.Event) { e.Time = time.Unix(100, 1_000_000) }, false},
 		{"other feed", func(e *eventfeed.Event) { e.Feed = "x" }, false},
 		{"other subject", func(e *eventfeed.Event) { e.Subject = "s" }, false},
 	} {

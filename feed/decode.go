@@ -548,11 +548,18 @@ func (d *decoder) feed(f *Feed, fn func(*Entry) error) error {
 }
 
 // textConstruct reads a title or summary as a string: its text, or for
-// type="xhtml" its inner XML.
+// type="xhtml" the inner XML of its xhtml:div (RFC 4287 §3.1.1.3: the div
+// is not part of the content).
 func (d *decoder) textConstruct() (string, error) {
-	_, b, err := d.readConstruct(kindOf(string(d.attrValue("type"))))
+	k := kindOf(string(d.attrValue("type")))
+	_, b, err := d.readConstruct(k)
 	if err != nil {
 		return "", err
+	}
+	if k == kindXHTML {
+		if inner, ok := unwrapDiv(bytes.TrimSpace(b)); ok {
+			b = inner
+		}
 	}
 	return string(bytes.TrimSpace(b)), nil
 }
@@ -739,7 +746,11 @@ func (d *decoder) content(c *Content) error {
 	case raw:
 		// Inline XML (xhtml, an XML media type, or markup some writer
 		// left unescaped): the inner XML as written.
-	case k == kindBase64:
+	case k == kindJSON && jsonInline(b):
+		// JSON written inline, as earlier versions of this package did
+		// (in CDATA) and some writers still do: Base64 never looks like
+		// JSON (see jsonInline).
+	case k == kindJSON || k == kindBase64:
 		data, err := decodeBase64(b)
 		if err != nil {
 			return d.syntax("<content type=%q> is not valid Base64: %v", c.Type, err)

@@ -52,7 +52,7 @@ func TestDecodeForeign(t *testing.T) {
 			},
 			{
 				ID:      "tag:blog.example.org,2026:2",
-				Title:   `<div xmlns="http://www.w3.org/1999/xhtml">Second <b>post</b></div>`,
+				Title:   `Second <b>post</b>`, // the xhtml:div is not part of it
 				Updated: time.Date(2026, 11, 19, 8, 0, 0, 0, time.UTC),
 				Links: []feed.Link{
 					{Rel: "alternate", Href: "2026/11/second"},
@@ -465,5 +465,50 @@ func TestDecodeNamespaces(t *testing.T) {
 	e := f.Entries[0]
 	if f.ID != "f" || e.ID != "e" || e.Seq != 12 || e.Subject != "s" || e.Title != "kept" {
 		t.Errorf("got feed id %q, entry %+v; want f, e, seq 12, subject s, title kept", f.ID, e)
+	}
+}
+
+// TestDecodeJSONForms reads JSON content in every form writers use: Base64
+// (RFC 4287 §4.1.3.3, what Encode writes), and inline as earlier versions
+// of this package wrote it (CDATA, scalars in Base64) and other writers
+// still do (escaped, bare scalars).
+func TestDecodeJSONForms(t *testing.T) {
+	for _, tc := range []struct {
+		name, content, want string
+	}{
+		{"base64", `eyJhIjoiPCYifQ==`, `{"a":"<&"}`},
+		{"base64 wrapped, unpadded", "\n eyJh\n IjoxfQ\n", `{"a":1}`},
+		{"base64 of a scalar", `NDI=`, `42`},
+		{"legacy CDATA", `<![CDATA[{"a":"<&"}]]>`, `{"a":"<&"}`},
+		{"escaped inline", `[1,"&lt;"]`, `[1,"<"]`},
+		{"string", `"x"`, `"x"`},
+		{"negative number", `-1.5e3`, `-1.5e3`},
+		{"number", `1234`, `1234`},
+		{"fraction", `0.5`, `0.5`},
+		{"true", ` true `, `true`},
+		{"null", `null`, `null`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := `<entry xmlns="http://www.w3.org/2005/Atom"><id>x</id><title>T</title><updated>2026-01-01T00:00:00Z</updated>` +
+				`<content type="application/json">` + tc.content + `</content></entry>`
+			e, err := feed.DecodeEntry(strings.NewReader(doc), feed.DecodeOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, err := e.Event("f")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.TrimSpace(string(ev.Data)); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// Neither JSON nor Base64: an error, not a guess.
+	doc := `<entry xmlns="http://www.w3.org/2005/Atom"><id>x</id><title>T</title><updated>2026-01-01T00:00:00Z</updated>` +
+		`<content type="application/json">true!</content></entry>`
+	var se *feed.SyntaxError
+	if _, err := feed.DecodeEntry(strings.NewReader(doc), feed.DecodeOptions{}); !errors.As(err, &se) {
+		t.Errorf("JSON content %q: got error %v, want a *feed.SyntaxError", "true!", err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/eventfeed/eventfeed"
 )
 
 // ErrInvalid reports a Feed or Entry that cannot be written as a valid
@@ -23,8 +25,24 @@ var ErrInvalid = errors.New("feed: cannot be written as valid Atom")
 // cheap: appending into one buffer sized up front, it renders a 500-entry
 // page several times faster than encoding/xml's reflection and with a
 // handful of allocations instead of thousands (BenchmarkEncodePage). Its
-// escaping follows encoding/xml's EscapeText, plus CDATA for inline JSON
-// and references for characters that attribute normalization would change.
+// escaping follows encoding/xml's EscapeText, plus CDATA for XML data that
+// cannot go inline and references for characters that attribute
+// normalization would change.
+
+// rfc3339Milli is RFC 3339 with three fractional digits.
+const rfc3339Milli = "2006-01-02T15:04:05.000Z07:00"
+
+// appendRFC3339 appends t, truncated to the millisecond, as RFC 3339 in
+// UTC: with exactly three fractional digits, or none when there is no
+// fraction. Not fewer than three: ROME takes the digits as a count of
+// milliseconds, so that ".5" would read as 5 ms.
+func appendRFC3339(buf []byte, t time.Time) []byte {
+	t = t.UTC().Truncate(eventfeed.TimePrecision)
+	if t.Nanosecond() == 0 {
+		return t.AppendFormat(buf, time.RFC3339)
+	}
+	return t.AppendFormat(buf, rfc3339Milli)
+}
 
 const xmlHeader = `<?xml version="1.0" encoding="utf-8"?>` + "\n"
 
@@ -88,7 +106,7 @@ func entrySizeHint(e *Entry) int {
 		n += 32 + len(c.Term) + len(c.Scheme) + len(c.Label)
 	}
 	body := len(e.Content.Body) + 16 // CDATA markers; escaping adds a little
-	if kindOf(e.Content.Type) == kindBase64 {
+	if k := kindOf(e.Content.Type); k == kindJSON || k == kindBase64 {
 		body = len(e.Content.Body)*4/3 + 4
 	}
 	return n + body + len(e.Content.Type) + len(e.Content.Src)
@@ -241,18 +259,8 @@ func appendContent(buf []byte, ind string, c *Content) ([]byte, error) {
 		default:
 			buf = appendText(buf, c.Body)
 		}
-	case kindJSON:
-		// Body is JSON text or its Base64 form (see EntryFromEvent); the
-		// JSON goes in CDATA, Base64 needs no escaping.
-		switch {
-		case !xmlText(c.Body):
-			buf = base64.StdEncoding.AppendEncode(buf, c.Body)
-		case jsonText(c.Body):
-			buf = appendCDATA(buf, c.Body)
-		default:
-			buf = appendText(buf, c.Body)
-		}
-	case kindBase64:
+	case kindJSON, kindBase64:
+		// RFC 4287 §4.1.3.3 rule 7: JSON is neither text/* nor XML.
 		buf = base64.StdEncoding.AppendEncode(buf, c.Body)
 	}
 	return append(buf, "</content>"...), nil
@@ -269,8 +277,8 @@ func appendElem(buf []byte, ind, name, text string) []byte {
 	return append(buf, '>')
 }
 
-// appendDate appends an RFC 3339 date, with as many fractional digits as
-// t needs, in UTC.
+// appendDate appends an RFC 3339 date in UTC, truncated to the millisecond
+// (eventfeed.TimePrecision), as appendRFC3339 writes it.
 func appendDate(buf []byte, ind, name string, t time.Time) ([]byte, error) {
 	t = t.UTC()
 	if y := t.Year(); y < 1 || y > 9999 {
@@ -280,7 +288,7 @@ func appendDate(buf []byte, ind, name string, t time.Time) ([]byte, error) {
 	buf = append(buf, '<')
 	buf = append(buf, name...)
 	buf = append(buf, '>')
-	buf = t.AppendFormat(buf, time.RFC3339Nano)
+	buf = appendRFC3339(buf, t)
 	buf = append(buf, "</"...)
 	buf = append(buf, name...)
 	return append(buf, '>'), nil

@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -24,17 +25,14 @@ type EntryOptions struct {
 	// CategoryScheme is the scheme of the category carrying the event's
 	// type; DefaultCategoryScheme when empty.
 	CategoryScheme string
-	// JSONBase64 writes JSON data in Base64, as RFC 4287 §4.1.3.3 reads
-	// for media types that are neither text nor XML, instead of inline as
-	// readable text.
-	JSONBase64 bool
 }
 
 // EntryFromEvent returns the entry that carries ev in a feed:
 //
 //   - ID is ev.ID; Title is ev.Type, followed by a space and ev.Subject
 //     when there is one;
-//   - Updated and Published are ev.Time in UTC;
+//   - Updated and Published are ev.Time in UTC, truncated to the
+//     millisecond (eventfeed.TimePrecision);
 //   - one Category whose Term is ev.Type, in the options' scheme;
 //   - Seq and Subject are ev.Seq and ev.Subject (ef:seq and ef:subject);
 //   - Content has ev's media type and ev.Data, written the way the package
@@ -56,25 +54,15 @@ func EntryFromEvent(ev eventfeed.Event, opt EntryOptions) Entry {
 	if ev.Subject != "" {
 		title = ev.Type + " " + ev.Subject
 	}
-	t := ev.Time.UTC()
+	t := ev.Time.UTC().Truncate(eventfeed.TimePrecision)
 	typ := ev.MediaType()
 	if !isMediaType(typ) {
 		// Atom's type attribute must be a media type: carry data of any
 		// other "type" as bytes rather than make the page unwritable.
 		typ = "application/octet-stream"
 	}
-	body := ev.Data
 	summary := ""
-	switch kindOf(typ) {
-	case kindJSON:
-		// The body of a JSON type is its text: the JSON itself, or its
-		// Base64 form when it could not be told from Base64 or cannot
-		// be written as XML text (see jsonText).
-		if opt.JSONBase64 || !jsonText(body) || !xmlText(body) {
-			body = base64.StdEncoding.AppendEncode(nil, body)
-		}
-		summary = title
-	case kindBase64:
+	if k := kindOf(typ); k == kindJSON || k == kindBase64 {
 		summary = title
 	}
 	return Entry{
@@ -84,7 +72,7 @@ func EntryFromEvent(ev eventfeed.Event, opt EntryOptions) Entry {
 		Published:  t,
 		Categories: []Category{{Term: ev.Type, Scheme: scheme}},
 		Summary:    summary,
-		Content:    Content{Type: typ, Body: body},
+		Content:    Content{Type: typ, Body: ev.Data},
 		Seq:        ev.Seq,
 		Subject:    ev.Subject,
 	}
@@ -99,8 +87,9 @@ func EntryFromEvent(ev eventfeed.Event, opt EntryOptions) Entry {
 //   - Time is Updated, or Published when Updated is zero;
 //   - ContentType is the content's media type: "text" (or no type) gives
 //     text/plain, "html" text/html, "xhtml" application/xhtml+xml; Data is
-//     the content's Body. For JSON types, Body may hold the JSON's Base64
-//     form; Event decodes it.
+//     the content's Body, except for "xhtml", whose Data is what is inside
+//     the xhtml:div, which RFC 4287 §4.1.3.3 says is not part of the
+//     content.
 //   - An entry without content but with a summary gives the summary as
 //     text/plain data.
 //
@@ -143,12 +132,12 @@ func (e *Entry) Event(feedName string) (eventfeed.Event, error) {
 		return ev, nil
 	}
 	ev.Data = c.Body
-	if kindOf(c.Type) == kindJSON && !jsonText(c.Body) {
-		data, err := decodeBase64(c.Body)
-		if err != nil {
-			return ev, fmt.Errorf("entry %s: content of type %s is neither JSON text nor Base64: %w", e.ID, c.Type, err)
+	if c.Type == "xhtml" {
+		inner, ok := unwrapDiv(bytes.TrimSpace(c.Body))
+		if !ok {
+			return ev, fmt.Errorf("entry %s: %w: content of type xhtml is not one xhtml:div", e.ID, ErrInvalid)
 		}
-		ev.Data = data
+		ev.Data = inner
 	}
 	if len(ev.Data) == 0 {
 		ev.Data = nil
@@ -159,6 +148,12 @@ func (e *Entry) Event(feedName string) (eventfeed.Event, error) {
 // decodeBase64 decodes standard Base64, ignoring white space (writers
 // commonly wrap lines) and accepting missing padding.
 func decodeBase64(b []byte) ([]byte, error) {
+	// The common case first, in one pass: padded, with no white space
+	// but line breaks, which the decoder skips itself.
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(b)))
+	if n, err := base64.StdEncoding.Decode(out, b); err == nil {
+		return out[:n], nil
+	}
 	clean := b
 	if i := indexSpace(b); i >= 0 {
 		clean = make([]byte, 0, len(b))
@@ -173,7 +168,7 @@ func decodeBase64(b []byte) ([]byte, error) {
 		enc = base64.RawStdEncoding
 		clean = []byte(strings.TrimRight(string(clean), "="))
 	}
-	out := make([]byte, enc.DecodedLen(len(clean)))
+	out = make([]byte, enc.DecodedLen(len(clean)))
 	n, err := enc.Decode(out, clean)
 	if err != nil {
 		return nil, err

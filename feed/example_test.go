@@ -57,7 +57,7 @@ func ExampleEncode() {
 	//     <summary>order.placed order-1</summary>
 	//     <ef:seq>1</ef:seq>
 	//     <ef:subject>order-1</ef:subject>
-	//     <content type="application/json"><![CDATA[{"total":"9.99"}]]></content>
+	//     <content type="application/json">eyJ0b3RhbCI6IjkuOTkifQ==</content>
 	//   </entry>
 	// </feed>
 }
@@ -78,7 +78,7 @@ func ExampleDecode() {
     <category term="order.placed"/>
     <ef:seq>1</ef:seq>
     <ef:subject>order-1</ef:subject>
-    <content type="application/json"><![CDATA[{"total":"9.99"}]]></content>
+    <content type="application/json">eyJ0b3RhbCI6IjkuOTkifQ==</content>
   </entry>
   <entry>
     <id>urn:uuid:2</id>

@@ -79,7 +79,8 @@ func TestGofeedReadsPages(t *testing.T) {
 					t.Errorf("entry %d: self link: got %q, want %q", i, got, we.Link(feed.RelSelf))
 				}
 				ev := testEvent(we.Seq)
-				if ae.Content == nil || ae.Content.Type != "application/json" || ae.Content.Value != string(ev.Data) {
+				// gofeed hands over the Base64 of a JSON type as written.
+				if ae.Content == nil || ae.Content.Type != "application/json" || ae.Content.Value != base64.StdEncoding.EncodeToString(ev.Data) {
 					t.Errorf("entry %d: content: got %+v, want application/json %s", i, ae.Content, ev.Data)
 				}
 				seq := ae.Extensions["ef"]["seq"]
@@ -100,9 +101,9 @@ func TestGofeedReadsContent(t *testing.T) {
 	want := map[string]atom.Content{}
 	for _, ev := range contentEvents() {
 		value := string(ev.Data)
-		switch ev.Type {
-		case "json.scalar":
-			// Carried in Base64: see jsonText.
+		if strings.HasPrefix(ev.Type, "json") {
+			// Carried in Base64, which gofeed decodes only for the
+			// media types it knows to be binary.
 			value = base64.StdEncoding.EncodeToString(ev.Data)
 		}
 		want[ev.ID] = atom.Content{Type: ev.ContentType, Value: value}

@@ -52,9 +52,9 @@ func contentFeed() *feed.Feed {
 	for _, ev := range contentEvents() {
 		f.Entries = append(f.Entries, feed.EntryFromEvent(ev, feed.EntryOptions{}))
 	}
-	b64 := contentEvents()[0]
-	b64.ID, b64.Seq, b64.Type = "urn:uuid:00000000-0000-4000-8000-100000000010", 10, "json.base64"
-	f.Entries = append(f.Entries, feed.EntryFromEvent(b64, feed.EntryOptions{JSONBase64: true, CategoryScheme: "urn:example:types"}))
+	scheme := contentEvents()[0]
+	scheme.ID, scheme.Seq, scheme.Type = "urn:uuid:00000000-0000-4000-8000-100000000010", 10, "json.scheme"
+	f.Entries = append(f.Entries, feed.EntryFromEvent(scheme, feed.EntryOptions{CategoryScheme: "urn:example:types"}))
 	for i, c := range []feed.Content{
 		{Type: "text", Body: []byte("plain <text>")},
 		{Type: "html", Body: []byte("<p>Some <em>HTML</em> &amp; more</p>")},

@@ -2,12 +2,12 @@ package feed
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"unicode/utf8"
 )
 
-// contentKind is how RFC 4287 §4.1.3.3 (and this package's one documented
-// exception for JSON) says a content type is carried.
+// contentKind is how RFC 4287 §4.1.3.3 says a content type is carried.
 type contentKind uint8
 
 const (
@@ -15,7 +15,7 @@ const (
 	kindHTML                      // "html": escaped HTML
 	kindXHTML                     // "xhtml": one inline xhtml:div
 	kindXML                       // XML media types: inline XML
-	kindJSON                      // JSON media types: inline text (or its Base64 form)
+	kindJSON                      // JSON media types: Base64, read inline too (see jsonInline)
 	kindBase64                    // any other media type: Base64
 )
 
@@ -69,25 +69,102 @@ func isMediaType(s string) bool {
 	return i > 0 && i < len(s)-1
 }
 
-// jsonText reports whether b, the body of a JSON content type, is written
-// as the JSON text itself rather than in Base64. It is the test both the
-// writer and Entry.Event apply, so that the two forms never get confused:
-// Base64 text never starts with '{', '[', '"' or '-', while JSON text
-// whose value is an object, array, string or negative number always does.
-// JSON whose top-level value is a non-negative number, true, false or null
-// could be mistaken for Base64 ("null" is valid Base64) and is carried in
-// Base64 instead.
-func jsonText[T ~string | ~[]byte](b T) bool {
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			continue
-		case '{', '[', '"', '-':
-			return true
-		}
+// jsonInline reports whether b, the text of an atom:content of a JSON
+// media type, is the JSON itself rather than its Base64 form. Writers
+// should use Base64 (RFC 4287 §4.1.3.3 rule 7), but earlier versions of
+// this package wrote JSON inline, and other writers do. The two cannot be
+// confused: Base64 text never starts with '{', '[', '"' or '-', with which
+// JSON text whose value is an object, array, string or negative number
+// always does; and a JSON literal (true, false, null, a non-negative
+// number) is never the Base64 form of JSON, whose first byte would then
+// be 0x7c or above, which no JSON text starts with.
+func jsonInline(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
 		return false
 	}
-	return false
+	switch b[0] {
+	case '{', '[', '"', '-':
+		return true
+	}
+	switch string(b) {
+	case "true", "false", "null":
+		return true
+	}
+	return jsonNumber(b)
+}
+
+// jsonNumber reports whether b is a non-negative JSON number (RFC 8259 §6).
+func jsonNumber(b []byte) bool {
+	digits := func(i int) int {
+		j := i
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			j++
+		}
+		return j
+	}
+	i := digits(0)
+	if i == 0 || b[0] == '0' && i > 1 {
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return false
+		}
+		i = j
+	}
+	return i == len(b)
+}
+
+// unwrapDiv returns what is inside b, one xhtml:div element as RFC 4287
+// requires of xhtml text constructs and content (§3.1.1.3, §4.1.3.3), and
+// reports whether b was one. The div's namespace is told by its local name
+// only: its prefix may be bound outside b.
+func unwrapDiv(b []byte) ([]byte, bool) {
+	s := &scanner{buf: b, end: len(b), max: int64(len(b)), err: io.EOF}
+	depth, inner := 0, 0
+	for {
+		if err := s.next(); err != nil {
+			return nil, false
+		}
+		switch s.kind {
+		case tokStart:
+			if depth == 0 {
+				if _, local := splitName(s.name); s.start != 0 || string(local) != "div" {
+					return nil, false
+				}
+				inner = s.pos
+			}
+			depth++
+		case tokEnd:
+			depth--
+			if depth == 0 {
+				if s.pos != len(b) {
+					return nil, false
+				}
+				if s.start < int64(inner) { // <div/>
+					return b[inner:inner], true
+				}
+				return b[inner:s.start], true
+			}
+		case tokText:
+			if depth == 0 {
+				return nil, false
+			}
+		}
+	}
 }
 
 // isXMLChar reports whether r may appear in an XML 1.0 document.

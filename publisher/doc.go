@@ -23,6 +23,9 @@
 //	GET  /{feed}/{epoch}/pages/{k}       page k
 //	GET  /{feed}/{epoch}/entries/{seq}   one entry document
 //	POST /{feed}                         append an event (when Config.Authorize is set)
+//	GET  /{feed}/rss, /{feed}/json       the subscription document as RSS 2.0, JSON Feed 1.1
+//	GET  /{feed}/{epoch}/rss/{k}         page k as RSS 2.0
+//	GET  /{feed}/{epoch}/json/{k}        page k as JSON Feed 1.1
 //
 // A page is full once the head reaches its last seq: it is an archive
 // (fh:archive) and never changes. The working page is the one after the
@@ -45,9 +48,26 @@
 // of another epoch, whose problem document has type eventfeed.ProblemFeedReset and
 // names the current subscription URL.
 //
-// Negotiation: for the subscription document and pages, Accept chooses
-// between Atom (the default), RSS 2.0 (application/rss+xml) and JSON Feed
-// (application/feed+json or application/json).
+// # Alternates
+//
+// Every representation has URLs of its own, and no URL varies by Accept:
+// several CDNs ignore Vary on anything but Accept-Encoding, and would hand
+// a poller whichever format a browser fetched first. The subscription
+// document and every page link to their RSS 2.0 and JSON Feed 1.1 forms
+// with <link rel="alternate" type="application/rss+xml"> and
+// type="application/feed+json"; those are cached like the Atom document
+// they render (immutable for full pages), with ETags of their own. RSS
+// carries atom:link rel="self", each event's type as a category and its
+// ID as a guid; JSON Feed carries the type in tags, and next_url links
+// each document to the page of older events, so that a reader can page
+// through the whole archive. Their dates are in each format's syntax (RFC
+// 822 to the second in RSS, RFC 3339 to the millisecond in JSON Feed).
+//
+// RSS 2.0 and JSON Feed want absolute URLs. With an absolute
+// Config.BaseURL they have them; without one they carry the same relative
+// references as the Atom documents (the publisher never builds a link
+// from the request's Host header, which caches would keep forever), which
+// most readers resolve against the document's URL but validators flag.
 //
 // # Caching
 //
@@ -77,8 +97,7 @@
 // without If-None-Match is answered with the document as it is now.
 //
 // Responses are gzipped when Accept-Encoding allows it; each coding has
-// its own ETag. Vary names Accept-Encoding, and Accept where the format
-// is negotiated. Errors are problem documents (RFC 9457,
+// its own ETag. Vary names Accept-Encoding, and nothing else. Errors are problem documents (RFC 9457,
 // application/problem+json) and are not cached.
 //
 // # Long polling

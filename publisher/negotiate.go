@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/eventfeed/eventfeed/feed"
 )
 
 // The header parsers below scan header values in place: they run on every
@@ -67,74 +65,27 @@ func acceptsGzip(hdr http.Header) coding {
 	return identity
 }
 
-// negotiateFormat picks the representation of a feed document that the
-// Accept header of hdr prefers: Atom, RSS 2.0 (application/rss+xml) or JSON
-// Feed (application/feed+json, or application/json). The most specific
-// media range naming a type decides its q-value (RFC 9110 §12.5.1); on a
-// tie Atom wins, then RSS. When nothing offered is acceptable the answer
-// is Atom anyway, as RFC 9110 allows, rather than 406.
-func negotiateFormat(hdr http.Header) format {
-	vals := hdr["Accept"]
-	if len(vals) == 0 {
-		return formatAtom
-	}
-	// Atom named first without a q-value has the highest q there is, and
-	// wins ties: the common Accept of feed clients needs no more parsing.
-	if first, _ := nextElem(vals[0]); first == "*/*" || strings.EqualFold(first, feed.MediaTypeFeed) {
-		return formatAtom
-	}
-	// best[f] is the q-value for f, specificity the precedence of the
-	// range that gave it: 3 type/subtype, 2 type/*, 1 */*.
-	var best, spec [numFormats]int
-	for _, v := range vals {
-		for v != "" {
-			var elem string
-			elem, v = nextElem(v)
-			rng, q := mediaRange(elem)
-			for f := formatAtom; f < numFormats; f++ {
-				if s := matchRange(rng, f); s > spec[f] {
-					best[f], spec[f] = q, s
-				}
-			}
-		}
-	}
-	choice, q := formatAtom, best[formatAtom]
-	if spec[formatAtom] == 0 {
-		q = 0
-	}
-	for f := formatRSS; f < numFormats; f++ {
-		if spec[f] > 0 && best[f] > q {
-			choice, q = f, best[f]
-		}
-	}
-	return choice
-}
+// Each representation of a feed document has URLs of its own, and no
+// cacheable URL varies by Accept: several CDNs ignore Vary on anything but
+// Accept-Encoding, and would hand a poller whichever format a browser or
+// feed reader fetched first. The alternates are advertised in every Atom
+// document by <link rel="alternate" type="…">.
 
-// matchRange reports how specifically the media range rng names the media
-// type(s) of format f: 0 not at all, 1 "*/*", 2 "application/*", 3 the
-// type itself.
-func matchRange(rng string, f format) int {
-	if rng == "*/*" {
-		return 1
-	}
-	if strings.EqualFold(rng, "application/*") {
-		return 2
-	}
-	switch f {
-	case formatAtom:
-		if strings.EqualFold(rng, "application/atom+xml") {
-			return 3
-		}
-	case formatRSS:
-		if strings.EqualFold(rng, "application/rss+xml") {
-			return 3
-		}
-	case formatJSON:
-		if strings.EqualFold(rng, "application/feed+json") || strings.EqualFold(rng, "application/json") {
-			return 3
+// formatSegment names each alternate format in its URLs: /{feed}/{seg}
+// for the subscription document, /{feed}/{epoch}/{seg}/{k} for page k.
+var formatSegment = [numFormats]string{formatRSS: "rss", formatJSON: "json"}
+
+// formatOf tells the representation r asks for from the route it matched
+// (see (*Handler).routes); Accept plays no part.
+func formatOf(r *http.Request) format {
+	p := strings.TrimSuffix(r.Pattern, "/{k}")
+	for fm := formatRSS; fm < numFormats; fm++ {
+		seg := formatSegment[fm]
+		if len(p) > len(seg) && p[len(p)-len(seg)-1] == '/' && p[len(p)-len(seg):] == seg {
+			return fm
 		}
 	}
-	return 0
+	return formatAtom
 }
 
 // nextElem splits a comma-separated header value into its first element,

@@ -44,29 +44,23 @@ func TestAcceptsGzip(t *testing.T) {
 	}
 }
 
-func TestNegotiateFormat(t *testing.T) {
+func TestFormatOf(t *testing.T) {
 	for _, tt := range []struct {
-		values []string
-		want   format
+		pattern string
+		want    format
 	}{
-		{nil, formatAtom},
-		{[]string{"*/*"}, formatAtom},
-		{[]string{"application/atom+xml"}, formatAtom},
-		{[]string{"application/rss+xml"}, formatRSS},
-		{[]string{"Application/RSS+XML"}, formatRSS},
-		{[]string{"application/feed+json"}, formatJSON},
-		{[]string{"application/json"}, formatJSON},
-		{[]string{"application/json;q=0.9, application/atom+xml;q=0.9"}, formatAtom},
-		{[]string{"application/rss+xml, application/atom+xml;q=0.9, */*;q=0.1"}, formatRSS},
-		{[]string{"application/atom+xml;q=0, */*"}, formatRSS},
-		{[]string{"application/*;q=0.5, application/feed+json"}, formatJSON},
-		{[]string{"text/html"}, formatAtom},
-		{[]string{"text/html", "application/rss+xml;q=0.2"}, formatRSS},
-		{[]string{"application/rss+xml;q=0"}, formatAtom},
-		{[]string{"application/rss+xml; charset=utf-8; q=0.7, application/atom+xml;q=0.6"}, formatRSS},
+		{"GET /{feed}", formatAtom},
+		{"GET /{feed}/{epoch}/pages/{k}", formatAtom},
+		{"GET /feeds/{feed}/{epoch}/entries/{seq}", formatAtom},
+		{"GET /{feed}/rss", formatRSS},
+		{"GET /feeds/{feed}/json", formatJSON},
+		{"GET /{feed}/{epoch}/rss/{k}", formatRSS},
+		{"GET /feeds/{feed}/{epoch}/json/{k}", formatJSON},
+		{"GET /rss/{feed}", formatAtom},
 	} {
-		if got := negotiateFormat(header("Accept", tt.values...)); got != tt.want {
-			t.Errorf("Accept %q: got %v, want %v", tt.values, got, tt.want)
+		r := &http.Request{Pattern: tt.pattern, Header: header("Accept", "application/rss+xml")}
+		if got := formatOf(r); got != tt.want {
+			t.Errorf("pattern %q: got %v, want %v", tt.pattern, got, tt.want)
 		}
 	}
 }

@@ -48,9 +48,10 @@ type Config struct {
 	// the handler's own paths. When empty, links are relative references,
 	// resolved against the URL each document was fetched from (RFC 4287
 	// §2, RFC 3986 §5): they are right under any mount point, host and
-	// proxy without configuration. Set BaseURL when serving readers that
-	// do not resolve relative links; RSS and JSON Feed readers often
-	// don't.
+	// proxy without configuration. Set an absolute BaseURL when serving
+	// readers that do not resolve relative links: RSS 2.0 and JSON Feed
+	// require absolute URLs, and the W3C Feed Validator warns about a
+	// relative rel="self".
 	//
 	// Links never come from the request (its Host header): archive pages
 	// are cached forever, here and by every cache on the way, and a
@@ -81,8 +82,7 @@ type Config struct {
 	// with its own page size.
 	PageSize int
 
-	// EntryOptions tunes how events become entries (the category scheme,
-	// and JSON data in Base64 instead of inline text).
+	// EntryOptions tunes how events become entries (the category scheme).
 	EntryOptions feed.EntryOptions
 
 	// CacheMaxAge is the max-age of the subscription document and the
@@ -273,8 +273,7 @@ func New(log store.Log, cfg Config) (*Handler, error) {
 	// answered with a 304 for bytes that are no longer served.
 	sum := sha256.Sum256([]byte(strings.Join([]string{
 		renderVersion, h.base, cfg.Title, author,
-		cfg.EntryOptions.CategoryScheme, strconv.FormatBool(cfg.EntryOptions.JSONBase64),
-		strconv.FormatBool(cfg.Browse),
+		cfg.EntryOptions.CategoryScheme, strconv.FormatBool(cfg.Browse),
 	}, "\x00")))
 	h.fingerprint = hex.EncodeToString(sum[:4])
 
@@ -286,7 +285,7 @@ func New(log store.Log, cfg Config) (*Handler, error) {
 
 // renderVersion changes whenever the publisher changes the documents it
 // renders for the same events and Config, so that head ETags change too.
-const renderVersion = "1"
+const renderVersion = "2"
 
 // baseURL validates and normalizes Config.BaseURL.
 func baseURL(s string) (string, error) {
@@ -310,15 +309,14 @@ func baseURL(s string) (string, error) {
 
 // Shared header values: set straight into the header map, never modified.
 var (
-	allowGet       = []string{"GET, HEAD"}
-	allowGetPost   = []string{"GET, HEAD, POST"}
-	immutableCC    = []string{"public, max-age=31536000, immutable"}
-	noStoreCC      = []string{"no-store"}
-	gzipCoding     = []string{"gzip"}
-	varyEncoding   = []string{"Accept-Encoding"}
-	varyNegotiated = []string{"Accept, Accept-Encoding"}
-	nosniff        = []string{"nosniff"}
-	retryNow       = []string{"1"}
+	allowGet     = []string{"GET, HEAD"}
+	allowGetPost = []string{"GET, HEAD, POST"}
+	immutableCC  = []string{"public, max-age=31536000, immutable"}
+	noStoreCC    = []string{"no-store"}
+	gzipCoding   = []string{"gzip"}
+	varyEncoding = []string{"Accept-Encoding"}
+	nosniff      = []string{"nosniff"}
+	retryNow     = []string{"1"}
 )
 
 func (h *Handler) routes() {
@@ -335,6 +333,13 @@ func (h *Handler) routes() {
 	m.HandleFunc(p+"/{$}", get)
 	m.HandleFunc(p+"/{feed}/{epoch}/pages/{k}", get)
 	m.HandleFunc(p+"/{feed}/{epoch}/entries/{seq}", get)
+	// The alternates, each at URLs of its own (see formatOf).
+	for _, seg := range formatSegment[formatRSS:] {
+		m.HandleFunc("GET "+p+"/{feed}/"+seg, h.serveSubscription)
+		m.HandleFunc("GET "+p+"/{feed}/{epoch}/"+seg+"/{k}", h.servePage)
+		m.HandleFunc(p+"/{feed}/"+seg, get)
+		m.HandleFunc(p+"/{feed}/{epoch}/"+seg+"/{k}", get)
+	}
 	m.HandleFunc(p+"/{feed}", h.methodNotAllowed(h.allowFeed))
 	if h.cfg.Browse {
 		h.browseRoutes(m)

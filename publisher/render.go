@@ -236,6 +236,8 @@ const (
 	subscriptionDoc              // /{feed}
 	pageDoc                      // /{feed}/{epoch}/pages/{k}
 	entryDoc                     // /{feed}/{epoch}/entries/{seq}
+	altSubDoc                    // /{feed}/rss, /{feed}/json
+	altPageDoc                   // /{feed}/{epoch}/rss/{k}, …/json/{k}
 )
 
 // linker makes the hrefs of one document. With a BaseURL they are absolute
@@ -243,29 +245,68 @@ const (
 // URL: never built from the request, so that no Host header can end up in
 // a document that caches keep forever.
 type linker struct {
-	root, pages, entries string // prefixes of a subscription, page, entry URL
+	root  string // prefix of a subscription URL
+	epoch string // prefix of the URLs of the feed's epoch: pages, entries
+	dir   string // the directory of the epoch the document is in, if any
 }
 
+// links returns the linker of a document of f served at at. For an
+// alternate page (altPageDoc), the caller sets dir to its format's.
 func (h *Handler) links(f store.Feed, at docAt) linker {
-	epoch := url.PathEscape(f.Epoch)
+	epoch := url.PathEscape(f.Epoch) + "/"
 	if h.base != "" {
-		fe := h.base + f.Name + "/" + epoch + "/"
-		return linker{root: h.base, pages: fe + "pages/", entries: fe + "entries/"}
+		return linker{root: h.base, epoch: h.base + f.Name + "/" + epoch}
 	}
 	switch at {
 	case pageDoc:
-		return linker{root: "../../../", pages: "", entries: "../entries/"}
+		return linker{root: "../../../", epoch: "../", dir: "pages"}
 	case entryDoc:
-		return linker{root: "../../../", pages: "../pages/", entries: ""}
+		return linker{root: "../../../", epoch: "../", dir: "entries"}
+	case altPageDoc:
+		// The format's directory is set by in.
+		return linker{root: "../../../", epoch: "../"}
+	case altSubDoc:
+		return linker{root: "../", epoch: epoch}
 	default:
-		fe := f.Name + "/" + epoch + "/"
-		return linker{root: "", pages: fe + "pages/", entries: fe + "entries/"}
+		return linker{root: "", epoch: f.Name + "/" + epoch}
 	}
 }
 
+// under returns the prefix of the URLs in the epoch's directory dir:
+// nothing when the document is in it.
+func (l linker) under(dir string) string {
+	if l.dir == dir {
+		return ""
+	}
+	return l.epoch + dir + "/"
+}
+
 func (l linker) subscription(name string) string { return l.root + name }
-func (l linker) page(k uint64) string            { return l.pages + strconv.FormatUint(k, 10) }
-func (l linker) entry(seq uint64) string         { return l.entries + strconv.FormatUint(seq, 10) }
+func (l linker) page(k uint64) string            { return l.under("pages") + strconv.FormatUint(k, 10) }
+func (l linker) entry(seq uint64) string         { return l.under("entries") + strconv.FormatUint(seq, 10) }
+
+// in returns the linker's URLs of the feed documents in format fm.
+func (l linker) in(fm format) formatLinker { return formatLinker{l, fm} }
+
+// formatLinker makes the URLs of the feed documents of one format.
+type formatLinker struct {
+	linker
+	fm format
+}
+
+func (l formatLinker) subscription(name string) string {
+	if l.fm == formatAtom {
+		return l.linker.subscription(name)
+	}
+	return l.root + name + "/" + formatSegment[l.fm]
+}
+
+func (l formatLinker) page(k uint64) string {
+	if l.fm == formatAtom {
+		return l.linker.page(k)
+	}
+	return l.under(formatSegment[l.fm]) + strconv.FormatUint(k, 10)
+}
 
 // feedID is the atom:id shared by every document of one epoch of a feed:
 // a name-based (version 5) UUID, stable across restarts and instances and
@@ -304,7 +345,14 @@ func (h *Handler) renderPage(ctx context.Context, f store.Feed, k uint64, at doc
 			return nil, err
 		}
 	}
+	if fm != formatAtom {
+		at = altDocAt[at]
+	}
 	l := h.links(f, at)
+	if at == altPageDoc && h.base == "" {
+		l.dir = formatSegment[fm]
+	}
+	fl := l.in(fm)
 	doc := &feed.Feed{
 		ID:      feedID(f),
 		Title:   h.feedTitle(f.Name),
@@ -323,27 +371,30 @@ func (h *Handler) renderPage(ctx context.Context, f store.Feed, k uint64, at doc
 			doc.Updated = e.Updated
 		}
 	}
-	sub := l.subscription(f.Name)
-	if at == subscriptionDoc {
+	sub := fl.subscription(f.Name)
+	if at == subscriptionDoc || at == altSubDoc {
 		doc.Links = append(doc.Links,
 			feed.Link{Rel: feed.RelSelf, Href: sub},
 			feed.Link{Rel: feed.RelCurrent, Href: sub},
-			feed.Link{Rel: feed.RelVia, Href: l.page(k)},
-			feed.Link{Rel: feed.RelFirst, Href: l.page(1)})
+			feed.Link{Rel: feed.RelVia, Href: fl.page(k)},
+			feed.Link{Rel: feed.RelFirst, Href: fl.page(1)})
 	} else {
 		doc.Links = append(doc.Links,
-			feed.Link{Rel: feed.RelSelf, Href: l.page(k)},
+			feed.Link{Rel: feed.RelSelf, Href: fl.page(k)},
 			feed.Link{Rel: feed.RelCurrent, Href: sub})
 		doc.Archive = full
 	}
 	if k > 1 {
-		doc.Links = append(doc.Links, feed.Link{Rel: feed.RelPrevArchive, Href: l.page(k - 1)})
+		doc.Links = append(doc.Links, feed.Link{Rel: feed.RelPrevArchive, Href: fl.page(k - 1)})
 	}
-	if full && at == pageDoc {
-		doc.Links = append(doc.Links, feed.Link{Rel: feed.RelNextArchive, Href: l.page(k + 1)})
+	if full && at != subscriptionDoc && at != altSubDoc {
+		doc.Links = append(doc.Links, feed.Link{Rel: feed.RelNextArchive, Href: fl.page(k + 1)})
 	}
-	if h.cfg.Browse {
-		doc.Links = append(doc.Links, feed.Link{Rel: feed.RelAlternate, Type: "text/html", Href: h.htmlAlternate(f, at, at, k)})
+	if fm == formatAtom {
+		doc.Links = h.appendAlternates(doc.Links, l, f.Name, k, at == subscriptionDoc)
+		if h.cfg.Browse {
+			doc.Links = append(doc.Links, feed.Link{Rel: feed.RelAlternate, Type: "text/html", Href: h.htmlAlternate(f, at, at, k)})
+		}
 	}
 
 	var buf bytes.Buffer

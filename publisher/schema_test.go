@@ -63,7 +63,7 @@ func TestSchema(t *testing.T) {
 	for _, cfg := range []publisher.Config{
 		{Authorize: allowAll},
 		{BaseURL: "https://example.com/feeds/", Title: "Shop", Author: "shop team",
-			EntryOptions: feed.EntryOptions{CategoryScheme: "urn:example:types", JSONBase64: true}},
+			EntryOptions: feed.EntryOptions{CategoryScheme: "urn:example:types"}},
 	} {
 		e := newEnv(t, 3, cfg)
 		mode := "rel"

@@ -85,7 +85,7 @@ func (h *Handler) servePageK(w http.ResponseWriter, r *http.Request, f store.Fee
 
 // serveFull serves full page k from the page cache.
 func (h *Handler) serveFull(w http.ResponseWriter, r *http.Request, f store.Feed, k uint64) {
-	fm := negotiateFormat(r.Header)
+	fm := formatOf(r)
 	rendered := false
 	rd, err := h.cached(r.Context(), docKey{feed: f.Name, epoch: f.Epoch, n: k, format: fm},
 		func(ctx context.Context) (*rendition, error) {
@@ -99,7 +99,7 @@ func (h *Handler) serveFull(w http.ResponseWriter, r *http.Request, f store.Feed
 	if rendered || rd.ahead.Load() && rd.ahead.CompareAndSwap(true, false) {
 		h.readAhead(f, k+1, fm)
 	}
-	h.serve(w, r, rd, acceptsGzip(r.Header), immutableCC, varyNegotiated, http.StatusOK)
+	h.serve(w, r, rd, acceptsGzip(r.Header), immutableCC, varyEncoding, http.StatusOK)
 }
 
 // maxReadAhead is how many pages a Handler renders ahead at once.
@@ -247,7 +247,7 @@ func lowerHex(s string) bool {
 // head d: 304 when the client has it, after a long poll when it asks for
 // one and mayWait (a request waits once).
 func (h *Handler) serveHead(w http.ResponseWriter, r *http.Request, d *headDocs, kind headKind, mayWait bool) {
-	fm := negotiateFormat(r.Header)
+	fm := formatOf(r)
 	c := acceptsGzip(r.Header)
 	doc := &d.docs[kind][fm]
 	if !h.notModified(r, doc.etag[c][0], time.Time{}) {
@@ -256,12 +256,12 @@ func (h *Handler) serveHead(w http.ResponseWriter, r *http.Request, d *headDocs,
 			h.fail(w, r, err)
 			return
 		}
-		h.write(w, r, rd, c, h.headCC, varyNegotiated, http.StatusOK)
+		h.write(w, r, rd, c, h.headCC, varyEncoding, http.StatusOK)
 		return
 	}
 	wait := preferWait(r.Header)
-	if !mayWait || wait <= 0 || h.maxWait < 0 || h.ctx.Err() != nil {
-		h.writeNotModified(w, doc.etag[c], h.headCC, varyNegotiated)
+	if !mayWait || wait <= 0 || h.maxWait < 0 || h.ctx.Err() != nil || len(r.Header["If-None-Match"]) == 0 {
+		h.writeNotModified(w, doc.etag[c], h.headCC, varyEncoding)
 		return
 	}
 	applied := min(time.Duration(wait)*time.Second, h.maxWait)
@@ -274,7 +274,7 @@ func (h *Handler) serveHead(w http.ResponseWriter, r *http.Request, d *headDocs,
 	// waited.
 	w.Header()["Preference-Applied"] = []string{"wait=" + strconv.Itoa(int((applied+time.Second-1)/time.Second))}
 	if !moved {
-		h.writeNotModified(w, doc.etag[c], h.headCC, varyNegotiated)
+		h.writeNotModified(w, doc.etag[c], h.headCC, varyEncoding)
 		return
 	}
 	if err := h.checkPageSize(f); err != nil {

@@ -2,7 +2,7 @@
 //
 // Usage:
 //
-//	eventfeed serve  [-db events.db] [-create] [-addr 127.0.0.1:8080] [-metrics-addr ADDR] [-page-size 100]
+//	eventfeed serve  [-db events.db] [-create] [-addr 127.0.0.1:8080] [-metrics-addr ADDR] [-base-url URL] [-page-size 100]
 //	eventfeed append [-db events.db] -feed NAME -type TYPE [-subject S] [-id ID] [-content-type T] [DATA]
 //	eventfeed seed   [-db events.db] -feed NAME -n COUNT [-size BYTES]
 //	eventfeed tail   [-db replica.db] [-follow | -retry 30s] [-q] [-metrics-addr ADDR] URL

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -118,7 +119,8 @@ func TestNginx(t *testing.T) {
 	mustRun(t, dir, "append", "-feed", "orders", "-type", "order.placed", `{"n":"woken"}`)
 	select {
 	case got := <-woke:
-		if !strings.HasPrefix(got, "200 ") || !strings.Contains(got, `{"n":"woken"}`) {
+		// The entry's JSON is in Base64 (RFC 4287 §4.1.3.3).
+		if !strings.HasPrefix(got, "200 ") || !strings.Contains(got, base64.StdEncoding.EncodeToString([]byte(`{"n":"woken"}`))) {
 			t.Errorf("long poll through nginx answered %.300q, want 200 with the new entry", got)
 		}
 	case <-time.After(15 * time.Second):
@@ -141,8 +143,9 @@ func resolve(t *testing.T, base, ref string) string {
 
 // startNginx runs nginx in the foreground with examples/nginx/eventfeed.conf,
 // its upstream pointed at upstream and its files in a temporary directory,
-// and returns its base URL.
-func startNginx(t *testing.T, nginx, upstream string) string {
+// and returns its base URL. Any directives are added where the cache is
+// configured.
+func startNginx(t *testing.T, nginx, upstream string, directives ...string) string {
 	t.Helper()
 	conf, err := os.ReadFile("../../examples/nginx/eventfeed.conf")
 	if err != nil {
@@ -154,6 +157,7 @@ func startNginx(t *testing.T, nginx, upstream string) string {
 		"server 127.0.0.1:8080;", "server "+upstream+";",
 		"listen 127.0.0.1:8081;", "listen "+port+";",
 		"/var/cache/nginx/eventfeed", filepath.Join(dir, "cache"),
+		"proxy_cache eventfeed;", "proxy_cache eventfeed;\n"+strings.Join(directives, "\n"),
 	).Replace(string(conf))
 	if err := os.WriteFile(filepath.Join(dir, "eventfeed.conf"), []byte(site), 0o644); err != nil {
 		t.Fatal(err)

@@ -45,6 +45,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	verbose := fs.Bool("v", false, "log every request to stderr")
 	metricsAddr := fs.String("metrics-addr", "", "`address` to serve Prometheus metrics on, at /metrics (default: none)")
 	create := fs.Bool("create", false, "serve an empty log when the -db file does not exist, creating it (default: refuse, as a mistyped name would serve nothing)")
+	baseURL := fs.String("base-url", "", "absolute `URL` the feeds are reachable at, such as https://example.com/feeds/, for absolute links (RSS and JSON Feed want them); default relative links")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -94,6 +95,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg := publisher.Config{
 		Prefix:      "/feeds",
+		BaseURL:     *baseURL,
 		PageSize:    fixed,
 		CacheMaxAge: *maxAge,
 		MaxWait:     *maxWait,

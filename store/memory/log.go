@@ -117,7 +117,7 @@ func (l *Log) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfee
 		if ev.Time.IsZero() {
 			ev.Time = now
 		}
-		ev.Time = ev.Time.UTC()
+		ev.Time = ev.Time.UTC().Truncate(eventfeed.TimePrecision)
 		out[i] = ev
 		fresh = append(fresh, i)
 	}

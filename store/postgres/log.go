@@ -365,7 +365,7 @@ func prepare(events []eventfeed.Event) (*pending, error) {
 		if e.Time.IsZero() {
 			e.Time = now
 		}
-		e.Time = e.Time.UTC()
+		e.Time = e.Time.UTC().Truncate(eventfeed.TimePrecision)
 		p.events = append(p.events, e)
 	}
 	return p, nil

@@ -388,9 +388,8 @@ func (l *Log) appendTx(ctx context.Context, st stmts, events []eventfeed.Event) 
 		ev.Seq = f.Head + 1
 		if ev.Time.IsZero() {
 			ev.Time = now
-		} else {
-			ev.Time = ev.Time.UTC()
 		}
+		ev.Time = ev.Time.UTC().Truncate(eventfeed.TimePrecision)
 		res, err := st.insert.ExecContext(ctx, ev.Feed, int64(ev.Seq), ev.ID, ev.Type, ev.Subject, ev.Time.UnixNano(), ev.ContentType, nonNil(ev.Data))
 		if err != nil {
 			return nil, nil, l.fail(ctx, "append", err)

@@ -197,14 +197,20 @@ func testAppendTime(t *testing.T, l store.Log) {
 	before := time.Now()
 	got := mustAppend(t, l, a, b)
 	after := time.Now()
-	if !got[0].Time.Equal(given) {
-		t.Errorf("Append kept Time %v, want %v (nanoseconds included)", got[0].Time, given)
+	// The Log keeps a time to the eventfeed.TimePrecision, as the feed
+	// publishes it, so that a consumer reads exactly what is stored.
+	if want := given.Truncate(eventfeed.TimePrecision); !got[0].Time.Equal(want) || got[0].Time.Location() != time.UTC {
+		t.Errorf("Append kept Time %v, want %v (in UTC, to the millisecond)", got[0].Time, want.UTC())
 	}
 	filled := got[1].Time
+	if filled.Truncate(eventfeed.TimePrecision) != filled {
+		t.Errorf("Append filled Time with %v, finer than %v", filled, eventfeed.TimePrecision)
+	}
 	if filled.IsZero() || filled.Before(before.Add(-time.Second)) || filled.After(after.Add(time.Second)) {
 		t.Errorf("Append filled Time with %v, want the time of the call (%v to %v)", filled, before, after)
 	}
 	read := mustRead(t, l, "t", 1, 2)
+	a.Time = got[0].Time
 	checkEvents(t, "Read", read, []eventfeed.Event{withSeq(a, 1), withSeq(b, 2)})
 	if len(read) == 2 && !read[1].Time.Equal(filled) {
 		t.Errorf("Read Time = %v, want %v as Append returned", read[1].Time, filled)
@@ -308,7 +314,7 @@ func testConflict(t *testing.T, l store.Log) {
 		{"type", []eventfeed.Event{other(func(e *eventfeed.Event) { e.Type = "other" })}},
 		{"subject", []eventfeed.Event{other(func(e *eventfeed.Event) { e.Subject = "" })}},
 		{"content type", []eventfeed.Event{other(func(e *eventfeed.Event) { e.ContentType = "text/plain" })}},
-		{"time", []eventfeed.Event{other(func(e *eventfeed.Event) { e.Time = stored[0].Time.Add(time.Nanosecond) })}},
+		{"time", []eventfeed.Event{other(func(e *eventfeed.Event) { e.Time = stored[0].Time.Add(eventfeed.TimePrecision) })}},
 		{"other feed", []eventfeed.Event{other(func(e *eventfeed.Event) { e.Feed = "d" })}},
 		{"after new events", []eventfeed.Event{ev("c", "c3"), ev("d", "d1"), other(func(e *eventfeed.Event) { e.Data = nil })}},
 		{"twice in the call", []eventfeed.Event{ev("c", "c3"), other(func(e *eventfeed.Event) { e.ID = "c3"; e.Data = []byte("1") })}},

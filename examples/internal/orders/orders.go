@@ -185,7 +185,7 @@ func (s *Service) Place(ctx context.Context, no NewOrder) (Order, error) {
 	if err != nil {
 		return Order{}, err
 	}
-	o := Order{Customer: no.Customer, Address: no.Address, Items: no.Items, Status: StatusPlaced, PlacedAt: time.Now().UTC()}
+	o := Order{Customer: no.Customer, Address: no.Address, Items: no.Items, Status: StatusPlaced, PlacedAt: now()}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO orders (customer, address, items, status, placed_at)
 			VALUES (?, ?, ?, ?, ?)`, o.Customer, o.Address, string(items), o.Status, o.PlacedAt.UnixNano())
@@ -215,7 +215,7 @@ func (s *Service) Cancel(ctx context.Context, id int64) (Order, error) {
 		if o.Status == StatusCancelled {
 			return fmt.Errorf("%w: order %d was cancelled at %s", ErrCancelled, id, o.CancelledAt.Format(time.RFC3339))
 		}
-		now := time.Now().UTC()
+		now := now()
 		if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, cancelled_at = ? WHERE id = ?`,
 			StatusCancelled, now.UnixNano(), id); err != nil {
 			return err
@@ -300,3 +300,7 @@ func get(ctx context.Context, q querier, id int64) (Order, error) {
 	}
 	return o, nil
 }
+
+// now is the time of an order's change, to the precision its event keeps
+// (eventfeed.TimePrecision), so that the order and its event agree.
+func now() time.Time { return time.Now().UTC().Truncate(eventfeed.TimePrecision) }
