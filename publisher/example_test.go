@@ -69,6 +69,7 @@ func ExampleNew() {
 	// via          orders/{epoch}/pages/2
 	// first        orders/{epoch}/pages/1
 	// prev-archive orders/{epoch}/pages/1
+	// alternate    orders/events
 	// 3 order.placed order-3 {"total":30}
 }
 

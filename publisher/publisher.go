@@ -167,6 +167,8 @@ type Handler struct {
 	aheadWG   sync.WaitGroup
 
 	stats counters
+
+	ids *lru.Cache[idKey, uint64] // seqs of event IDs served lately (httpfeed.go)
 }
 
 // New returns a Handler serving log as cfg says. It fails only on a Config
@@ -261,7 +263,7 @@ func New(log store.Log, cfg Config) (*Handler, error) {
 
 // renderVersion changes whenever the publisher changes the documents it
 // renders for the same events and Config, so that head ETags change too.
-const renderVersion = "1"
+const renderVersion = "2"
 
 // baseURL validates and normalizes Config.BaseURL.
 func baseURL(s string) (string, error) {
@@ -303,6 +305,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST "+p+"/{feed}", h.serveAppend)
 	m.HandleFunc("GET "+p+"/{feed}/{epoch}/pages/{k}", h.servePage)
 	m.HandleFunc("GET "+p+"/{feed}/{epoch}/entries/{seq}", h.serveEntry)
+	h.httpFeedRoutes(m)
 	// Without a method, the patterns catch every other method, so that
 	// 405 is answered as a problem document (ServeMux's own is text).
 	get := h.methodNotAllowed(allowGet)

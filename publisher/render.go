@@ -334,6 +334,9 @@ func (h *Handler) renderPage(ctx context.Context, f store.Feed, k uint64, at doc
 	if k > 1 {
 		doc.Links = append(doc.Links, feed.Link{Rel: feed.RelPrevArchive, Href: l.page(k - 1)})
 	}
+	if at == subscriptionDoc {
+		doc.Links = append(doc.Links, feed.Link{Rel: feed.RelAlternate, Type: MediaTypeCloudEventsBatch, Href: h.httpFeedLink(f, at)})
+	}
 	if full && at == pageDoc {
 		doc.Links = append(doc.Links, feed.Link{Rel: feed.RelNextArchive, Href: l.page(k + 1)})
 	}
