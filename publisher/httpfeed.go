@@ -1,6 +1,7 @@
 package publisher
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -47,7 +48,8 @@ import (
 // the event's media type, and the extension attribute efseq = Seq (a
 // decimal string: CloudEvents integers stop at 2³¹-1). Data goes in "data"
 // as JSON when the media type is JSON (*/json, */*+json) and Data is valid
-// JSON, bytes unchanged; as a string when the type is text (text/*, */xml,
+// JSON, bytes unchanged (unless the value is a JSON string: see
+// jsonString); as a string when the type is text (text/*, */xml,
 // */*+xml) and Data is valid UTF-8; else Base64 in "data_base64". Empty
 // Data has neither member.
 
@@ -399,7 +401,7 @@ func appendCloudEvent(b []byte, source string, ev *eventfeed.Event) []byte {
 	b = appendJSONString(b, mt)
 	if len(ev.Data) > 0 {
 		switch kind := dataKind(mt); {
-		case kind == jsonData && json.Valid(ev.Data):
+		case kind == jsonData && json.Valid(ev.Data) && !jsonString(ev.Data):
 			b = append(b, `,"data":`...)
 			b = append(b, ev.Data...)
 		case kind == textData && utf8.Valid(ev.Data):
@@ -412,6 +414,15 @@ func appendCloudEvent(b []byte, source string, ev *eventfeed.Event) []byte {
 		}
 	}
 	return append(b, '}')
+}
+
+// jsonString reports whether the JSON value b is a string. Readers take a
+// string "data" member for its content without the quotes (the CloudEvents
+// SDK for Go does), which are part of the bytes appended: such data goes
+// in data_base64, which every reader hands back as it was.
+func jsonString(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && b[0] == '"'
 }
 
 const (
