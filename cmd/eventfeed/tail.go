@@ -27,7 +27,8 @@ import (
 )
 
 // runTail prints every entry of the feed at a URL, oldest first, as one
-// JSON object per line:
+// JSON object per line, for Atom feeds and http-feeds alike (told apart by
+// the Content-Type the URL answers):
 //
 //	{"id":…,"seq":…,"type":…,"subject":…,"time":…,"contentType":…,"data":…}
 //
@@ -91,7 +92,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		defer lease.Release()
 		replica = &batchReplica{Replica: r, pr: pr}
 	}
-	p, err := poller.New(source, replica, poller.Config{
+	p, err := newFollower(ctx, source, replica, poller.Config{
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
@@ -268,7 +269,7 @@ func isJSON(mediaType string) bool {
 // showProgress prints pages, events and events/s on stderr every half
 // second while p catches up, when stderr is a terminal. The returned
 // function stops it.
-func showProgress(ctx context.Context, p *poller.Poller, stderr io.Writer) (stop func()) {
+func showProgress(ctx context.Context, p follower, stderr io.Writer) (stop func()) {
 	f, ok := stderr.(*os.File)
 	if !ok {
 		return func() {}
