@@ -50,13 +50,21 @@ func TestBenchCatchup(t *testing.T) {
 	var res bench.CatchupResult
 	runBenchJSON(t, &res, "catchup", "-events", "450", "-page-size", "100")
 	checkMachine(t, res.Machine)
-	if res.Scenario != "catchup" || res.Events != 450 || len(res.Runs) != 1 {
-		t.Fatalf("got scenario %q, %d events, %d runs; want catchup, 450, 1", res.Scenario, res.Events, len(res.Runs))
+	if res.Scenario != "catchup" || res.Events != 450 || len(res.Runs) != 2 {
+		t.Fatalf("got scenario %q, %d events, %d runs; want catchup, 450, 2 (atom, http-feeds)", res.Scenario, res.Events, len(res.Runs))
+	}
+	// The same events over the http-feed: five batches and the empty
+	// answer at the end.
+	if r := res.Runs[1]; r.Protocol != bench.ProtocolHTTPFeeds || r.Events != 450 || r.ReplicaSeq != 450 || r.Pages != 6 || r.AtomRatio <= 0 {
+		t.Errorf("http-feeds run: got %+v", r)
 	}
 	if res.Targets.EventsPerSecond != bench.TargetCatchupEventsPerSecond || res.Targets.FloorRatio != bench.TargetCatchupFloorRatio {
 		t.Errorf("targets: got %+v", res.Targets)
 	}
 	r := res.Runs[0]
+	if r.Protocol != bench.ProtocolAtom || r.AtomRatio != 1 {
+		t.Errorf("first run: protocol %q, ratio to atom %v; want atom, 1", r.Protocol, r.AtomRatio)
+	}
 	if r.PageSize != 100 || r.Events != 450 || r.ReplicaSeq != 450 {
 		t.Errorf("got page size %d, %d events applied, replica at seq %d; want 100, 450, 450", r.PageSize, r.Events, r.ReplicaSeq)
 	}
