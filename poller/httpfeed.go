@@ -186,56 +186,100 @@ func (f *HTTPFeed) run(ctx context.Context) error {
 	}
 }
 
-// catchUp fetches and applies batches until an empty one, fetching the
-// next while the current is applied (unless Config.Prefetch < 0).
+// catchUp fetches and applies batches until an empty one. Unless
+// Config.Prefetch < 0, a goroutine fetches the batches in turn, up to
+// Prefetch ahead of the one being applied, and batches already fetched are
+// applied together, up to Config.BatchSize events per Apply, as a Poller
+// applies pages.
 func (f *HTTPFeed) catchUp(ctx context.Context, s *session) error {
 	p := f.p
 	p.count(func(st *Stats) { st.CaughtUp = false })
-	ctx, cancel := context.WithCancel(ctx)
+	if p.cfg.Prefetch < 0 {
+		for n := 1; ; n++ {
+			b, err := f.fetch(ctx, s.cp.LastID, 0)
+			if err != nil {
+				return err
+			}
+			if len(b.events) == 0 {
+				p.count(func(st *Stats) { st.CaughtUp = true })
+				return nil
+			}
+			if n > p.cfg.MaxPagesPerSync {
+				return fmt.Errorf("%w: more than %d batches", ErrTooManyPages, p.cfg.MaxPagesPerSync)
+			}
+			if err := f.apply(ctx, s, b); err != nil {
+				return err
+			}
+		}
+	}
 	type result struct {
 		b   *ceBatch
 		err error
 	}
-	var pending chan result
-	start := func(last string) {
-		ch := make(chan result, 1)
-		go func() {
-			b, err := f.fetch(ctx, last, 0)
-			ch <- result{b, err}
-		}()
-		pending = ch
-	}
-	defer func() {
-		// Join the fetch under way, if any.
-		cancel()
-		if pending != nil {
-			<-pending
+	ctx, cancel := context.WithCancel(ctx)
+	ch := make(chan result, p.cfg.Prefetch)
+	go func() {
+		defer close(ch)
+		last, next := s.cp.LastID, ""
+		for n := 1; ; n++ {
+			var b *ceBatch
+			var err error
+			if next != "" {
+				u, _ := url.Parse(next) // made by nextLink
+				b, err = f.fetchURL(ctx, u, last, 0)
+			} else {
+				b, err = f.fetch(ctx, last, 0)
+			}
+			if err == nil && len(b.events) > 0 && n > p.cfg.MaxPagesPerSync {
+				err = fmt.Errorf("%w: more than %d batches", ErrTooManyPages, p.cfg.MaxPagesPerSync)
+			}
+			select {
+			case ch <- result{b, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(b.events) == 0 {
+				return
+			}
+			last, next = b.events[len(b.events)-1].ID, b.next
 		}
 	}()
-	start(s.cp.LastID)
-	for n := 1; ; n++ {
-		r := <-pending
-		pending = nil
-		if r.err != nil {
-			return r.err
+	defer func() {
+		// Stop the fetching goroutine and wait for it.
+		cancel()
+		for range ch {
 		}
-		if len(r.b.events) == 0 {
-			p.count(func(st *Stats) { st.CaughtUp = true })
-			return nil
+	}()
+	var end *result // the answer that ends the catch-up, once received
+	for end == nil {
+		r := <-ch
+		if r.err != nil || len(r.b.events) == 0 {
+			end = &r
+			break
 		}
-		if n > p.cfg.MaxPagesPerSync {
-			return fmt.Errorf("%w: more than %d batches", ErrTooManyPages, p.cfg.MaxPagesPerSync)
+		b := r.b
+	gather:
+		for len(b.events) < p.cfg.BatchSize {
+			select {
+			case r := <-ch:
+				if r.err != nil || len(r.b.events) == 0 {
+					end = &r
+					break gather
+				}
+				b = &ceBatch{url: r.b.url, events: append(b.events, r.b.events...)}
+			default:
+				break gather
+			}
 		}
-		if p.cfg.Prefetch >= 0 {
-			start(r.b.events[len(r.b.events)-1].ID)
-		}
-		if err := f.apply(ctx, s, r.b); err != nil {
+		if err := f.apply(ctx, s, b); err != nil {
 			return err
 		}
-		if pending == nil {
-			start(s.cp.LastID)
-		}
 	}
+	if end.err != nil {
+		return end.err
+	}
+	p.count(func(st *Stats) { st.CaughtUp = true })
+	return nil
 }
 
 // apply applies the events of b that are new, in Applies of at most
@@ -296,6 +340,7 @@ func (f *HTTPFeed) apply(ctx context.Context, s *session, b *ceBatch) error {
 // ceBatch is one decoded http-feeds response.
 type ceBatch struct {
 	url    string // the URL asked (the endpoint with its query)
+	next   string // the absolute URL of a Link rel="next", if any
 	events []eventfeed.Event
 	maxAge time.Duration
 }
@@ -303,8 +348,7 @@ type ceBatch struct {
 // fetch gets the batch after last, retrying as fetchRetry does. wait > 0
 // asks the server to hold the request that long (timeout).
 func (f *HTTPFeed) fetch(ctx context.Context, last string, wait time.Duration) (*ceBatch, error) {
-	p := f.p
-	u := *p.source
+	u := *f.p.source
 	q := u.Query()
 	if last != "" {
 		q.Set("lastEventId", last)
@@ -313,8 +357,14 @@ func (f *HTTPFeed) fetch(ctx context.Context, last string, wait time.Duration) (
 		q.Set("timeout", strconv.FormatInt(wait.Milliseconds(), 10))
 	}
 	u.RawQuery = q.Encode()
+	return f.fetchURL(ctx, &u, last, wait)
+}
+
+// fetchURL gets the batch at u, which follows the event last.
+func (f *HTTPFeed) fetchURL(ctx context.Context, u *url.URL, last string, wait time.Duration) (*ceBatch, error) {
+	p := f.p
 	for attempt := 0; ; attempt++ {
-		b, err := f.fetchOnce(ctx, &u, wait)
+		b, err := f.fetchOnce(ctx, u, wait)
 		if err == nil {
 			p.count(func(s *Stats) { s.Pages++ })
 			return b, nil
@@ -351,6 +401,9 @@ func (f *HTTPFeed) fetchOnce(ctx context.Context, u *url.URL, wait time.Duration
 	p := f.p
 	rctx, cancel := context.WithTimeout(ctx, p.cfg.RequestTimeout+wait)
 	defer cancel()
+	if err := p.checkOrigin(u); err != nil {
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("poller: %w", err)
@@ -405,7 +458,7 @@ func (f *HTTPFeed) fetchOnce(ctx context.Context, u *url.URL, wait time.Duration
 		return nil, fmt.Errorf("poller: GET %s: unsupported Content-Encoding %q", u.Redacted(), enc)
 	}
 	lr := &limitReader{r: body, n: limit}
-	b := &ceBatch{url: u.String(), maxAge: maxAge(resp.Header)}
+	b := &ceBatch{url: u.String(), maxAge: maxAge(resp.Header), next: nextLink(resp)}
 	if err := f.decode(b, lr); err != nil {
 		switch {
 		case ctx.Err() != nil:
@@ -539,4 +592,38 @@ func jsonType(ct string) bool {
 	}
 	_, sub, _ := strings.Cut(mt, "/")
 	return sub == "json" || strings.HasSuffix(sub, "+json")
+}
+
+// nextLink returns the absolute URL of resp's Link with rel="next" (RFC
+// 8288), or "". A server that sends it promises that the batch there
+// follows this one: it spares the request by lastEventId (and the
+// redirect eventfeed's publisher answers it with).
+func nextLink(resp *http.Response) string {
+	for _, v := range resp.Header.Values("Link") {
+		for _, link := range strings.Split(v, ",") {
+			target, params, ok := strings.Cut(strings.TrimSpace(link), ";")
+			target = strings.TrimSpace(target)
+			if !ok || len(target) < 2 || target[0] != '<' || target[len(target)-1] != '>' {
+				continue
+			}
+			for _, param := range strings.Split(params, ";") {
+				k, v, _ := strings.Cut(strings.TrimSpace(param), "=")
+				if !strings.EqualFold(strings.TrimSpace(k), "rel") {
+					continue
+				}
+				for _, rel := range strings.Fields(strings.Trim(strings.TrimSpace(v), `"`)) {
+					if strings.EqualFold(rel, "next") {
+						ref, err := url.Parse(target[1 : len(target)-1])
+						if err != nil {
+							return ""
+						}
+						abs := resp.Request.URL.ResolveReference(ref)
+						abs.Fragment, abs.RawFragment = "", ""
+						return abs.String()
+					}
+				}
+			}
+		}
+	}
+	return ""
 }

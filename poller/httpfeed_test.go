@@ -428,3 +428,65 @@ func TestHTTPFeedRetries(t *testing.T) {
 		t.Error("no retries counted")
 	}
 }
+
+// BenchmarkCatchUpProtocols catches up with the same 100,000 events over
+// the Atom feed and over the http-feed of one publisher (pages of 500,
+// page cache warm), into a replica that keeps nothing and into a SQLite
+// one. cpu-ns/event (the publisher's included) is steadier than events/s
+// on a busy machine.
+func BenchmarkCatchUpProtocols(b *testing.B) {
+	const n = 100_000
+	e := newPubEnv(b, 500, publisher.Config{PageCacheSize: 1000, PageCacheBytes: 1 << 30})
+	benchLog(b, e, n)
+	type follower interface {
+		Sync(context.Context) error
+		Stats() poller.Stats
+	}
+	protocols := []struct {
+		name string
+		make func(store.Replica) follower
+	}{
+		{"atom", func(r store.Replica) follower { return newPoller(b, e.url("orders"), r, poller.Config{}) }},
+		{"http-feeds", func(r store.Replica) follower { return newHTTPFeed(b, e.url("orders")+"/events", r, poller.Config{}) }},
+	}
+	for _, pr := range protocols {
+		// Warm the page cache for this protocol's documents.
+		if err := pr.make(discardReplica{}).Sync(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, replica := range []string{"discard", "sqlite"} {
+		for _, pr := range protocols {
+			b.Run(replica+"/"+pr.name, func(b *testing.B) {
+				open := func(int) store.Replica { return discardReplica{} }
+				if replica == "sqlite" {
+					open = openSQLite(b)
+				}
+				b.SetBytes(int64(n * len(benchData)))
+				var elapsed, cpu time.Duration
+				for i := range b.N {
+					b.StopTimer()
+					r := open(i)
+					f := pr.make(r)
+					b.StartTimer()
+					start, cpu0 := time.Now(), cpuTime(b)
+					if err := f.Sync(context.Background()); err != nil {
+						b.Fatal(err)
+					}
+					cpu += cpuTime(b) - cpu0
+					elapsed += time.Since(start)
+					b.StopTimer()
+					if st := f.Stats(); st.Events != n {
+						b.Fatalf("applied %d events, want %d", st.Events, n)
+					}
+					if c, ok := r.(interface{ Close() error }); ok {
+						c.Close()
+					}
+					b.StartTimer()
+				}
+				b.ReportMetric(float64(n*b.N)/elapsed.Seconds(), "events/s")
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(n*b.N), "cpu-ns/event")
+			})
+		}
+	}
+}

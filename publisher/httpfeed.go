@@ -34,7 +34,9 @@ import (
 // When that batch is a full page, the answer is a 303 See Other to the
 // page's batch URL, which never changes (Cache-Control immutable): shared
 // caches serve full batches to every consumer, as they serve Atom
-// archives. The endpoint's own answers change with the head and revalidate
+// archives. A full batch links the batch after it (Link: <…>; rel="next",
+// RFC 8288), which a client may fetch without the round trip of a
+// redirect; the batch of the page being filled has no such link. The endpoint's own answers change with the head and revalidate
 // like the subscription document (ETag, 304). An empty array says the
 // consumer is at the head; with timeout (milliseconds, capped by
 // Config.MaxWait) the request is held until an append, like Prefer: wait.
@@ -224,6 +226,14 @@ func (h *Handler) batchLink(f store.Feed, k uint64) string {
 	return epoch + "/batches/" + strconv.FormatUint(k, 10)
 }
 
+// nextBatchLink is the URL of batch k+1 of f, relative to batch k's.
+func (h *Handler) nextBatchLink(f store.Feed, k uint64) string {
+	if h.base != "" {
+		return h.batchLink(f, k+1)
+	}
+	return strconv.FormatUint(k+1, 10)
+}
+
 // serveBatch answers GET /{feed}/{epoch}/batches/{k}: page k as a batch,
 // immutable when full, else the working page's events so far.
 func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
@@ -254,19 +264,74 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 		h.write(w, r, h.newRendition(body, batchType, etag, time.Time{}, false), identity, h.headCC, varyEncoding, http.StatusOK)
 		return
 	}
-	rd, err := h.cached(r.Context(), docKey{feed: f.Name, epoch: f.Epoch, n: k, format: batchFormat},
-		func(ctx context.Context) (*rendition, error) {
-			body, err := h.renderBatch(ctx, f, (k-1)*n+1, k*n)
-			if err != nil {
-				return nil, err
-			}
-			return h.newRendition(body, batchType, "", time.Time{}, true), nil
-		})
+	rendered := false
+	rd, err := h.cached(r.Context(), batchKey(f, k), func(ctx context.Context) (*rendition, error) {
+		rendered = true
+		return h.renderFullBatch(ctx, f, k)
+	})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	if rendered || rd.ahead.Load() && rd.ahead.CompareAndSwap(true, false) {
+		h.readAheadBatch(f, k+1)
+	}
+	// The batch after a full one, which a client may fetch instead of
+	// asking the endpoint (and being redirected) again.
+	w.Header()["Link"] = []string{"<" + h.nextBatchLink(f, k) + `>; rel="next"`}
 	h.serve(w, r, rd, c, immutableCC, varyEncoding, http.StatusOK)
+}
+
+func batchKey(f store.Feed, k uint64) docKey {
+	return docKey{feed: f.Name, epoch: f.Epoch, n: k, format: batchFormat}
+}
+
+// renderFullBatch renders full page k of f as a batch.
+func (h *Handler) renderFullBatch(ctx context.Context, f store.Feed, k uint64) (*rendition, error) {
+	n := uint64(f.PageSize)
+	body, err := h.renderBatch(ctx, f, (k-1)*n+1, k*n)
+	if err != nil {
+		return nil, err
+	}
+	return h.newRendition(body, batchType, "", time.Time{}, true), nil
+}
+
+// readAheadBatch renders full batch k of f into the page cache in the
+// background, as readAhead does for Atom pages: a consumer catching up
+// finds the next batch rendered while it applies this one.
+func (h *Handler) readAheadBatch(f store.Feed, k uint64) {
+	key := batchKey(f, k)
+	if k > f.Head/uint64(f.PageSize) || h.cache.Contains(key) {
+		return
+	}
+	select {
+	case h.ahead <- struct{}{}:
+	default:
+		return
+	}
+	h.aheadMu.Lock()
+	if h.aheadDone {
+		h.aheadMu.Unlock()
+		<-h.ahead
+		return
+	}
+	h.aheadWG.Add(1)
+	h.aheadMu.Unlock()
+	go func() {
+		defer h.aheadWG.Done()
+		defer func() { <-h.ahead }()
+		rendered := false
+		rd, err := h.cached(h.ctx, key, func(ctx context.Context) (*rendition, error) {
+			rendered = true
+			return h.renderFullBatch(ctx, f, k)
+		})
+		switch {
+		case err != nil:
+			h.logger.Debug("publisher: reading ahead failed", "feed", f.Name, "batch", k, "err", err)
+		case rendered:
+			rd.ahead.Store(true)
+		}
+	}()
 }
 
 // serveCloudEvent answers GET /{feed}/{epoch}/events/{seq}: one event as a

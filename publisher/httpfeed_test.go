@@ -205,6 +205,9 @@ func TestHTTPFeedCaching(t *testing.T) {
 	if cc := full.Header.Get("Cache-Control"); cc != "public, max-age=31536000, immutable" {
 		t.Errorf("full batch: Cache-Control %q", cc)
 	}
+	if l := full.Header.Get("Link"); l != `<3>; rel="next"` {
+		t.Errorf("full batch: Link %q, want the next batch", l)
+	}
 	if r := e.get(e.url("a/"+ep+"/batches/2"), "If-None-Match: "+full.Header.Get("ETag")); r.StatusCode != http.StatusNotModified {
 		t.Errorf("full batch, If-None-Match: %d, want 304", r.StatusCode)
 	}
