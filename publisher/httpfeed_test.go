@@ -16,6 +16,7 @@ import (
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/publisher"
+	"github.com/eventfeed/eventfeed/store"
 )
 
 // oddEvents are events whose data takes every path of the CloudEvents
@@ -266,12 +267,19 @@ func TestHTTPFeedErrors(t *testing.T) {
 }
 
 // A lastEventId the Handler never served (a restart, or another instance
-// served it) is found in the log.
+// served it) is found in the log: by its Locate method (memory.Log), or
+// by reading the feed backwards (countingLog hides Locate).
 func TestHTTPFeedLocate(t *testing.T) {
 	e := newEnv(t, 3, publisher.Config{})
 	e.add("a", 0, 10)
+	for _, log := range []store.Log{e.log, e.mem} {
+		testHTTPFeedLocate(t, e, log)
+	}
+}
+
+func testHTTPFeedLocate(t *testing.T, e *env, log store.Log) {
 	for _, i := range []int{1, 5, 9, 10} {
-		h, err := publisher.New(e.log, publisher.Config{})
+		h, err := publisher.New(log, publisher.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
