@@ -252,7 +252,11 @@ func (f *HTTPFeed) catchUp(ctx context.Context, s *session) error {
 	}()
 	var end *result // the answer that ends the catch-up, once received
 	for end == nil {
-		r := <-ch
+		r, ok := <-ch
+		if !ok {
+			// The goroutine sends its last answer unless ctx ended.
+			r.err = ctx.Err()
+		}
 		if r.err != nil || len(r.b.events) == 0 {
 			end = &r
 			break
@@ -261,7 +265,10 @@ func (f *HTTPFeed) catchUp(ctx context.Context, s *session) error {
 	gather:
 		for len(b.events) < p.cfg.BatchSize {
 			select {
-			case r := <-ch:
+			case r, ok := <-ch:
+				if !ok {
+					r.err = ctx.Err()
+				}
 				if r.err != nil || len(r.b.events) == 0 {
 					end = &r
 					break gather

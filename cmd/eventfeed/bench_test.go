@@ -88,13 +88,13 @@ func TestBenchLatency(t *testing.T) {
 	var res bench.LatencyResult
 	runBenchJSON(t, &res, "latency", "-n", "20", "-rate", "200", "-interval", "200ms")
 	checkMachine(t, res.Machine)
-	if res.Scenario != "latency" || res.N != 20 || res.Rate != 200 || len(res.Modes) != 2 {
-		t.Fatalf("got %q, n %d, rate %g, %d modes; want latency, 20, 200, 2", res.Scenario, res.N, res.Rate, len(res.Modes))
+	if res.Scenario != "latency" || res.N != 20 || res.Rate != 200 || len(res.Modes) != 3 {
+		t.Fatalf("got %q, n %d, rate %g, %d modes; want latency, 20, 200, 3", res.Scenario, res.N, res.Rate, len(res.Modes))
 	}
 	for i, want := range []struct {
 		mode     string
 		interval float64
-	}{{"long-poll", 0}, {"interval", 0.2}} {
+	}{{"long-poll", 0}, {"interval", 0.2}, {"http-feeds-long-poll", 0}} {
 		m := res.Modes[i]
 		if m.Mode != want.mode || m.Interval != want.interval || m.Delivered != 20 {
 			t.Errorf("mode %d: got %q, interval %g, %d delivered; want %q, %g, 20", i, m.Mode, m.Interval, m.Delivered, want.mode, want.interval)
