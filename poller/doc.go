@@ -98,4 +98,11 @@
 // port) unless Config allows others. A walk that visits a URL twice is a
 // link loop. Only application/atom+xml, application/xml and text/xml
 // answers are read.
+//
+// # http-feeds
+//
+// An HTTPFeed follows an http-feed (JSON arrays of CloudEvents scrolled by
+// lastEventId) with the same Config, limits, retries and exactly-once
+// commits; its checkpoint is the last event's id. Deletions reach the
+// replica as events of Type TypeDeleted.
 package poller
