@@ -73,6 +73,9 @@ const (
 	maxScan = 100_000
 	// idCacheSize is how many event IDs the Handler remembers the seq of.
 	idCacheSize = 1 << 17
+	// catchUpWait bounds the wait for this Handler's view of a head to
+	// reach a lastEventId that the log has (see serveHTTPFeed).
+	catchUpWait = 5 * time.Second
 )
 
 // Keys of http-feeds documents in the page cache: formats no request
@@ -168,8 +171,21 @@ func (h *Handler) serveHTTPFeed(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if after > f.Head {
-		h.fail(w, r, fmt.Errorf("publisher: event at seq %d of %s is past the head %d", after, f.Name, f.Head))
-		return
+		// Another instance sharing the log served the event before this
+		// one heard of it (PostgreSQL notifications take a moment): wait
+		// for the head to get there, briefly.
+		ctx, cancel := context.WithTimeout(r.Context(), catchUpWait)
+		nf, err := h.log.Wait(ctx, f.Name, after-1)
+		cancel()
+		if err != nil || nf.Epoch != f.Epoch {
+			if r.Context().Err() != nil {
+				return
+			}
+			w.Header()["Retry-After"] = []string{"1"}
+			h.problem(w, r, http.StatusServiceUnavailable, fmt.Sprintf("event %q is at seq %d of %q, past the head %d this server knows: ask again", q.Get("lastEventId"), after, f.Name, f.Head))
+			return
+		}
+		f = nf
 	}
 	if after == f.Head && wait > 0 && h.maxWait > 0 && h.ctx.Err() == nil {
 		nf, moved, err := h.wait(r.Context(), f, wait)
@@ -415,10 +431,12 @@ func (h *Handler) locate(ctx context.Context, f store.Feed, id string) (uint64, 
 		if err != nil {
 			return 0, false, fmt.Errorf("publisher: locate event %q: %w", id, err)
 		}
-		if !found || name != f.Name || seq > f.Head {
+		if !found || name != f.Name {
 			return 0, false, nil
 		}
-		h.ids.Add(key, seq)
+		if seq <= f.Head {
+			h.ids.Add(key, seq)
+		}
 		return seq, true, nil
 	}
 	// Newest first: a consumer that lost its place is most likely near

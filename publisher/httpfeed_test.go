@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/publisher"
 	"github.com/eventfeed/eventfeed/store"
+	"github.com/eventfeed/eventfeed/store/memory"
 )
 
 // oddEvents are events whose data takes every path of the CloudEvents
@@ -339,4 +341,45 @@ func mustRequest(u string) *http.Request {
 		panic(err)
 	}
 	return req
+}
+
+// laggingLog is a memory.Log whose Feed reports a head lag events behind,
+// as an instance that has not heard of the latest appends yet; Wait
+// reports the truth.
+type laggingLog struct {
+	*memory.Log
+	lag uint64
+}
+
+func (l *laggingLog) Feed(ctx context.Context, name string) (store.Feed, error) {
+	f, err := l.Log.Feed(ctx, name)
+	f.Head -= min(l.lag, f.Head)
+	return f, err
+}
+
+// A lastEventId past the head this instance knows (another instance
+// served it) is waited for, not called unknown.
+func TestHTTPFeedLaggingHead(t *testing.T) {
+	mem := memory.NewLog(memory.Options{PageSize: 3})
+	defer mem.Close()
+	for i := 1; i <= 5; i++ {
+		if _, err := mem.Append(context.Background(), testEvent("a", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := publisher.New(&laggingLog{Log: mem, lag: 2}, publisher.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	for _, tt := range []struct {
+		last int
+		want string
+	}{{5, "[]"}, {4, testEvent("a", 5).ID}} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/a/events?lastEventId="+url.QueryEscape(testEvent("a", tt.last).ID), nil))
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), tt.want) {
+			t.Errorf("after %d: %d %s, want 200 with %s", tt.last, rec.Code, rec.Body, tt.want)
+		}
+	}
 }
