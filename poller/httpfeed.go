@@ -168,10 +168,8 @@ func (f *HTTPFeed) run(ctx context.Context) error {
 			return err
 		}
 		if len(b.events) > 0 {
+			// The next long poll answers at once if more events wait.
 			if err := f.apply(ctx, s, b); err != nil {
-				return err
-			}
-			if err := f.catchUp(ctx, s); err != nil {
 				return err
 			}
 			continue

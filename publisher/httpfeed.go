@@ -377,7 +377,9 @@ func (h *Handler) serveCloudEvent(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, rd, acceptsGzip(r.Header), immutableCC, varyEncoding, http.StatusOK)
 }
 
-// readRange reads seqs from..to of f, all of them, and remembers their IDs.
+// readRange reads seqs from..to of f, all of them, and remembers the last
+// one's ID: the lastEventId a consumer sends next. Other IDs are found by
+// Locate (or the scan) when asked for.
 func (h *Handler) readRange(ctx context.Context, f store.Feed, from, to uint64) ([]eventfeed.Event, error) {
 	events, err := h.log.Read(ctx, f.Name, from, to)
 	if err == nil {
@@ -386,9 +388,8 @@ func (h *Handler) readRange(ctx context.Context, f store.Feed, from, to uint64) 
 	if err != nil {
 		return nil, fmt.Errorf("publisher: read events %d..%d of %s: %w", from, to, f.Name, err)
 	}
-	for i := range events {
-		h.ids.Add(idKey{f.Name, f.Epoch, events[i].ID}, events[i].Seq)
-	}
+	last := &events[len(events)-1]
+	h.ids.Add(idKey{f.Name, f.Epoch, last.ID}, last.Seq)
 	return events, nil
 }
 
