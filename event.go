@@ -71,6 +71,13 @@ const TimePrecision = time.Millisecond
 // subscription URL.
 const ProblemFeedReset = "https://github.com/eventfeed/eventfeed/ns/1/problems/feed-reset"
 
+// ProblemUnknownEvent is the type of the problem document (RFC 9457) with
+// which a publisher answers an http-feeds request whose lastEventId names
+// no event of the feed: resuming from there is impossible, and starting
+// again from the beginning is the consumer's decision. Its meaning on the
+// client's side is ErrCheckpointLost.
+const ProblemUnknownEvent = "https://github.com/eventfeed/eventfeed/ns/1/problems/unknown-event"
+
 // MaxFeedNameLen is the longest feed name accepted.
 const MaxFeedNameLen = 128
 

@@ -8,9 +8,16 @@ import (
 	"github.com/eventfeed/eventfeed/poller"
 )
 
+// A Follower is what a PollerCollector reads: a *poller.Poller or a
+// *poller.HTTPFeed.
+type Follower interface {
+	Stats() poller.Stats
+	FeedName() string
+}
+
 // PollerCollector is a prometheus.Collector of one Poller's Stats.
 type PollerCollector struct {
-	p   *poller.Poller
+	p   Follower
 	now func() time.Time
 
 	lagEvents, lagSeconds, lastSuccessAge, checkpointAge, caughtUp *prometheus.Desc
@@ -21,7 +28,7 @@ var _ prometheus.Collector = (*PollerCollector)(nil)
 
 // NewPollerCollector returns a collector of p's Stats, labelled with its
 // feed name.
-func NewPollerCollector(p *poller.Poller) *PollerCollector {
+func NewPollerCollector(p Follower) *PollerCollector {
 	l := prometheus.Labels{"feed": p.FeedName()}
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("eventfeed_poller_"+name, help, labels, l)

@@ -145,4 +145,11 @@
 // feeds so). Documents in ISO-8859-1 or windows-1252 (by the charset
 // parameter, else the XML declaration) are decoded; other encodings than
 // UTF-8 are refused with ErrNotAFeed.
+//
+// # http-feeds
+//
+// An HTTPFeed follows an http-feed (JSON arrays of CloudEvents scrolled by
+// lastEventId) with the same Config, limits, retries and exactly-once
+// commits; its checkpoint is the last event's id. Deletions reach the
+// replica as events of Type TypeDeleted.
 package poller

@@ -176,4 +176,14 @@
 //
 // Stats reports requests, 304s, cache hits and misses, renders, waiting
 // long polls and appends; Config.Logger receives failures.
+//
+// # http-feeds
+//
+// Every feed is also served as an http-feed (https://www.http-feeds.org/)
+// of CloudEvents 1.0, from the same Log: GET /{feed}/events with
+// lastEventId and timeout, full batches at immutable
+// /{feed}/{epoch}/batches/{k}, single events at /{feed}/{epoch}/events/{seq}
+// (application/cloudevents+json). The subscription document links it as
+// rel="alternate" type="application/cloudevents-batch+json". httpfeed.go
+// states the mapping of Event to CloudEvent and the answers in full.
 package publisher

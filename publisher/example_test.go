@@ -71,6 +71,7 @@ func ExampleNew() {
 	// prev-archive orders/{epoch}/pages/1
 	// alternate    orders/rss
 	// alternate    orders/json
+	// alternate    orders/events
 	// 3 order.placed order-3 {"total":30}
 }
 

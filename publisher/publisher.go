@@ -187,6 +187,8 @@ type Handler struct {
 	aheadWG   sync.WaitGroup
 
 	stats counters
+
+	ids *lru.Cache[idKey, uint64] // seqs of event IDs served lately (httpfeed.go)
 }
 
 // New returns a Handler serving log as cfg says. It fails only on a Config
@@ -327,6 +329,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST "+p+"/{feed}", h.serveAppend)
 	m.HandleFunc("GET "+p+"/{feed}/{epoch}/pages/{k}", h.servePage)
 	m.HandleFunc("GET "+p+"/{feed}/{epoch}/entries/{seq}", h.serveEntry)
+	h.httpFeedRoutes(m)
 	// Without a method, the patterns catch every other method, so that
 	// 405 is answered as a problem document (ServeMux's own is text).
 	get := h.methodNotAllowed(allowGet)

@@ -392,6 +392,9 @@ func (h *Handler) renderPage(ctx context.Context, f store.Feed, k uint64, at doc
 	}
 	if fm == formatAtom {
 		doc.Links = h.appendAlternates(doc.Links, l, f.Name, k, at == subscriptionDoc)
+		if at == subscriptionDoc {
+			doc.Links = append(doc.Links, feed.Link{Rel: feed.RelAlternate, Type: MediaTypeCloudEventsBatch, Href: h.httpFeedLink(f, at)})
+		}
 		if h.cfg.Browse {
 			doc.Links = append(doc.Links, feed.Link{Rel: feed.RelAlternate, Type: "text/html", Href: h.htmlAlternate(f, at, at, k)})
 		}

@@ -23,7 +23,7 @@ var benchScenarios = map[string]struct {
 	synopsis, summary string
 	flags             func(fs *flag.FlagSet) func(ctx context.Context, env *bench.Env) (bench.Result, error)
 }{
-	"catchup": {"[-events N] [-page-size P]", "a poller catches up with a feed of N events into an SQLite replica", catchupFlags},
+	"catchup": {"[-events N] [-page-size P] [-protocol atom|http-feeds]", "a poller catches up with a feed of N events into an SQLite replica", catchupFlags},
 	"latency": {"[-n N] [-rate R] [-interval D]", "delay from append to replica commit, long polling vs interval polling", latencyFlags},
 	"serve":   {"[-duration D] [-connections C] [-nginx PATH]", "requests/s for a full page and a 304, beside nginx serving the same bytes", serveFlags},
 	"fanout":  {"[-consumers C]", "memory per idle long poll, and the time until one append wakes them all", fanoutFlags},
@@ -145,11 +145,19 @@ func startCPUProfile(file string) (stop func(), err error) {
 func catchupFlags(fs *flag.FlagSet) func(context.Context, *bench.Env) (bench.Result, error) {
 	events := fs.Int("events", bench.DefaultCatchupEvents, "events in the feed (seeding them is not measured)")
 	pageSize := fs.Int("page-size", 0, "page size to measure (default: each of "+intsString(bench.DefaultCatchupPageSizes)+")")
+	protocol := fs.String("protocol", "", "`protocol` to catch up over, "+bench.ProtocolAtom+" or "+bench.ProtocolHTTPFeeds+" (default: both, in the same run)")
 	return func(ctx context.Context, env *bench.Env) (bench.Result, error) {
 		if *events <= 0 {
 			return nil, usagef("-events must be positive")
 		}
 		cfg := bench.CatchupConfig{Events: *events}
+		switch *protocol {
+		case "":
+		case bench.ProtocolAtom, bench.ProtocolHTTPFeeds:
+			cfg.Protocols = []string{*protocol}
+		default:
+			return nil, usagef("-protocol must be %s or %s", bench.ProtocolAtom, bench.ProtocolHTTPFeeds)
+		}
 		if *pageSize != 0 {
 			cfg.PageSizes = []int{*pageSize}
 		}

@@ -50,13 +50,21 @@ func TestBenchCatchup(t *testing.T) {
 	var res bench.CatchupResult
 	runBenchJSON(t, &res, "catchup", "-events", "450", "-page-size", "100")
 	checkMachine(t, res.Machine)
-	if res.Scenario != "catchup" || res.Events != 450 || len(res.Runs) != 1 {
-		t.Fatalf("got scenario %q, %d events, %d runs; want catchup, 450, 1", res.Scenario, res.Events, len(res.Runs))
+	if res.Scenario != "catchup" || res.Events != 450 || len(res.Runs) != 2 {
+		t.Fatalf("got scenario %q, %d events, %d runs; want catchup, 450, 2 (atom, http-feeds)", res.Scenario, res.Events, len(res.Runs))
+	}
+	// The same events over the http-feed: five batches and the empty
+	// answer at the end.
+	if r := res.Runs[1]; r.Protocol != bench.ProtocolHTTPFeeds || r.Events != 450 || r.ReplicaSeq != 450 || r.Pages != 6 || r.AtomRatio <= 0 {
+		t.Errorf("http-feeds run: got %+v", r)
 	}
 	if res.Targets.EventsPerSecond != bench.TargetCatchupEventsPerSecond || res.Targets.FloorRatio != bench.TargetCatchupFloorRatio {
 		t.Errorf("targets: got %+v", res.Targets)
 	}
 	r := res.Runs[0]
+	if r.Protocol != bench.ProtocolAtom || r.AtomRatio != 1 {
+		t.Errorf("first run: protocol %q, ratio to atom %v; want atom, 1", r.Protocol, r.AtomRatio)
+	}
 	if r.PageSize != 100 || r.Events != 450 || r.ReplicaSeq != 450 {
 		t.Errorf("got page size %d, %d events applied, replica at seq %d; want 100, 450, 450", r.PageSize, r.Events, r.ReplicaSeq)
 	}
@@ -80,13 +88,13 @@ func TestBenchLatency(t *testing.T) {
 	var res bench.LatencyResult
 	runBenchJSON(t, &res, "latency", "-n", "20", "-rate", "200", "-interval", "200ms")
 	checkMachine(t, res.Machine)
-	if res.Scenario != "latency" || res.N != 20 || res.Rate != 200 || len(res.Modes) != 2 {
-		t.Fatalf("got %q, n %d, rate %g, %d modes; want latency, 20, 200, 2", res.Scenario, res.N, res.Rate, len(res.Modes))
+	if res.Scenario != "latency" || res.N != 20 || res.Rate != 200 || len(res.Modes) != 3 {
+		t.Fatalf("got %q, n %d, rate %g, %d modes; want latency, 20, 200, 3", res.Scenario, res.N, res.Rate, len(res.Modes))
 	}
 	for i, want := range []struct {
 		mode     string
 		interval float64
-	}{{"long-poll", 0}, {"interval", 0.2}} {
+	}{{"long-poll", 0}, {"interval", 0.2}, {"http-feeds-long-poll", 0}} {
 		m := res.Modes[i]
 		if m.Mode != want.mode || m.Interval != want.interval || m.Delivered != 20 {
 			t.Errorf("mode %d: got %q, interval %g, %d delivered; want %q, %g, 20", i, m.Mode, m.Interval, m.Delivered, want.mode, want.interval)

@@ -31,7 +31,8 @@ import (
 )
 
 // runTail prints every entry of the feed at a URL, oldest first, as one
-// JSON object per line:
+// JSON object per line, for Atom feeds and http-feeds alike (told apart by
+// the Content-Type the URL answers):
 //
 //	{"id":…,"seq":…,"type":…,"subject":…,"time":…,"contentType":…,"data":…}
 //
@@ -119,7 +120,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		cfg.MaxRetryTime = *retry
 	}
-	p, err := poller.New(source, replica, cfg)
+	p, err := newFollower(ctx, source, replica, cfg)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -349,7 +350,7 @@ func isJSON(mediaType string) bool {
 // once it has caught up (with -follow, the first time), one summary line.
 // The returned function, called with the result of Sync or Run, prints
 // the summary if p caught up and it was not printed yet, and stops.
-func report(ctx context.Context, p *poller.Poller, stderr io.Writer) (stop func(error)) {
+func report(ctx context.Context, p follower, stderr io.Writer) (stop func(error)) {
 	start := time.Now()
 	var (
 		mu      sync.Mutex
@@ -445,7 +446,7 @@ func isTerminal(w io.Writer) bool {
 
 // serveTailMetrics serves p's metrics at addr, telling where on stderr
 // (stdout holds the entries). The returned function stops it.
-func serveTailMetrics(addr string, p *poller.Poller, stderr io.Writer) (stop func(), err error) {
+func serveTailMetrics(addr string, p follower, stderr io.Writer) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err

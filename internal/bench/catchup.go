@@ -22,7 +22,16 @@ type CatchupConfig struct {
 	// PageSizes are the page sizes measured, one feed each;
 	// DefaultCatchupPageSizes when empty.
 	PageSizes []int
+	// Protocols are the protocols the same events are caught up over, in
+	// turn: ProtocolAtom and ProtocolHTTPFeeds; both when empty.
+	Protocols []string
 }
+
+// Protocols of the catchup scenario.
+const (
+	ProtocolAtom      = "atom"       // the Atom feed, by poller.Poller
+	ProtocolHTTPFeeds = "http-feeds" // the http-feed, by poller.HTTPFeed
+)
 
 // Defaults of CatchupConfig.
 const DefaultCatchupEvents = 1_000_000
@@ -48,9 +57,11 @@ type CatchupResult struct {
 	} `json:"targets"`
 }
 
-// CatchupRun is the catch-up of one feed, of one page size.
+// CatchupRun is the catch-up of one feed, of one page size, over one
+// protocol.
 type CatchupRun struct {
-	PageSize int `json:"page_size"`
+	PageSize int    `json:"page_size"`
+	Protocol string `json:"protocol"`
 	// Events and Pages are what the poller applied and fetched (its Stats);
 	// ReplicaSeq is the seq of the replica's checkpoint afterwards.
 	Events     uint64  `json:"events"`
@@ -71,6 +82,9 @@ type CatchupRun struct {
 	// FloorRatio is EventsPerSecond / Floor.EventsPerSecond: the share of
 	// the transport's speed that the catch-up reaches.
 	FloorRatio float64 `json:"floor_ratio"`
+	// AtomRatio is EventsPerSecond / the Atom run's of the same page size
+	// in the same run; 0 without one.
+	AtomRatio float64 `json:"atom_ratio,omitempty"`
 
 	// PublisherPeakRSS is the publisher process's peak RSS during the
 	// catch-up (ru_maxrss of the child); PollerPeakRSS is this process's
@@ -105,15 +119,23 @@ func Catchup(ctx context.Context, env *Env, cfg CatchupConfig) (*CatchupResult, 
 	if cfg.Events < 0 {
 		return nil, fmt.Errorf("bench: catchup: %d events", cfg.Events)
 	}
+	if len(cfg.Protocols) == 0 {
+		cfg.Protocols = []string{ProtocolAtom, ProtocolHTTPFeeds}
+	}
+	for _, p := range cfg.Protocols {
+		if p != ProtocolAtom && p != ProtocolHTTPFeeds {
+			return nil, fmt.Errorf("bench: catchup: protocol %q is neither %s nor %s", p, ProtocolAtom, ProtocolHTTPFeeds)
+		}
+	}
 	res := &CatchupResult{Scenario: "catchup", Machine: startMachine(), Events: cfg.Events}
 	res.Targets.EventsPerSecond = TargetCatchupEventsPerSecond
 	res.Targets.FloorRatio = TargetCatchupFloorRatio
 	for _, size := range cfg.PageSizes {
-		run, err := catchupRun(ctx, env, cfg.Events, size)
+		runs, err := catchupRuns(ctx, env, cfg.Events, size, cfg.Protocols)
 		if err != nil {
 			return nil, err
 		}
-		res.Runs = append(res.Runs, run)
+		res.Runs = append(res.Runs, runs...)
 	}
 	res.Machine.finish()
 	return res, nil
@@ -121,31 +143,56 @@ func Catchup(ctx context.Context, env *Env, cfg CatchupConfig) (*CatchupResult, 
 
 const benchFeed = "bench"
 
-func catchupRun(ctx context.Context, env *Env, events, pageSize int) (CatchupRun, error) {
-	run := CatchupRun{PageSize: pageSize}
+// catchupRuns seeds a feed of events in pages of pageSize, measures the
+// floor, and catches up with the feed over each protocol in turn.
+func catchupRuns(ctx context.Context, env *Env, events, pageSize int, protocols []string) ([]CatchupRun, error) {
 	db := filepath.Join(env.Dir, fmt.Sprintf("catchup-%d.db", pageSize))
 	env.logf("catchup, page size %d: seeding %d events", pageSize, events)
 	if err := env.seed(ctx, db, benchFeed, events, pageSize); err != nil {
-		return run, err
+		return nil, err
 	}
 	serveArgs := []string{"-db", db, "-page-size", fmt.Sprint(pageSize)}
 
-	// The floor and the catch-up each get a fresh publisher, so that
-	// neither finds pages the other had rendered in its cache.
+	// The floor and each catch-up get a fresh publisher, so that none
+	// finds pages another had rendered in its cache.
 	pub, err := env.startServe(ctx, serveArgs...)
 	if err != nil {
-		return run, err
+		return nil, err
 	}
-	run.Floor, err = floor(ctx, "http://"+pub.addr+"/feeds/"+benchFeed, events, pageSize)
+	fl, err := floor(ctx, "http://"+pub.addr+"/feeds/"+benchFeed, events, pageSize)
 	if _, serr := pub.stop(); err == nil {
 		err = serr
 	}
 	if err != nil {
-		return run, err
+		return nil, err
 	}
-	env.logf("catchup, page size %d: floor %.0f events/s", pageSize, run.Floor.EventsPerSecond)
+	env.logf("catchup, page size %d: floor %.0f events/s", pageSize, fl.EventsPerSecond)
+	var runs []CatchupRun
+	atom := 0.0
+	for _, protocol := range protocols {
+		run, err := catchupRun(ctx, env, serveArgs, pageSize, protocol)
+		if err != nil {
+			return nil, err
+		}
+		run.Floor = fl
+		run.FloorRatio = ratio(run.EventsPerSecond, fl.EventsPerSecond)
+		if protocol == ProtocolAtom {
+			atom = run.EventsPerSecond
+		}
+		runs = append(runs, run)
+	}
+	if atom > 0 {
+		for i := range runs {
+			runs[i].AtomRatio = ratio(runs[i].EventsPerSecond, atom)
+		}
+	}
+	return runs, nil
+}
 
-	pub, err = env.startServe(ctx, serveArgs...)
+// catchupRun catches up with the feed served with serveArgs over protocol.
+func catchupRun(ctx context.Context, env *Env, serveArgs []string, pageSize int, protocol string) (CatchupRun, error) {
+	run := CatchupRun{PageSize: pageSize, Protocol: protocol}
+	pub, err := env.startServe(ctx, serveArgs...)
 	if err != nil {
 		return run, err
 	}
@@ -154,7 +201,7 @@ func catchupRun(ctx context.Context, env *Env, events, pageSize int) (CatchupRun
 			pub.kill()
 		}
 	}()
-	replica, err := openReplica(ctx, filepath.Join(env.Dir, fmt.Sprintf("catchup-%d-replica.db", pageSize)))
+	replica, err := openReplica(ctx, filepath.Join(env.Dir, fmt.Sprintf("catchup-%d-%s-replica.db", pageSize, protocol)))
 	if err != nil {
 		return run, err
 	}
@@ -163,7 +210,16 @@ func catchupRun(ctx context.Context, env *Env, events, pageSize int) (CatchupRun
 	client := w.client(4)
 	defer client.CloseIdleConnections()
 	source := "http://" + pub.addr + "/feeds/" + benchFeed
-	p, err := poller.New(source, replica, poller.Config{Client: client})
+	var p interface {
+		Sync(context.Context) error
+		Stats() poller.Stats
+	}
+	if protocol == ProtocolHTTPFeeds {
+		source += "/events"
+		p, err = poller.NewHTTPFeed(source, replica, poller.Config{Client: client})
+	} else {
+		p, err = poller.New(source, replica, poller.Config{Client: client})
+	}
 	if err != nil {
 		return run, err
 	}
@@ -191,8 +247,7 @@ func catchupRun(ctx context.Context, env *Env, events, pageSize int) (CatchupRun
 	run.EventsPerSecond = perSecond(int64(st.Events), elapsed)
 	run.PagesPerSecond = perSecond(int64(st.Pages), elapsed)
 	run.WireRead, run.WireWritten = w.read.Load(), w.written.Load()
-	run.FloorRatio = ratio(run.EventsPerSecond, run.Floor.EventsPerSecond)
-	env.logf("catchup, page size %d: %.0f events/s", pageSize, run.EventsPerSecond)
+	env.logf("catchup, page size %d, %s: %.0f events/s", pageSize, protocol, run.EventsPerSecond)
 	return run, nil
 }
 

@@ -55,7 +55,8 @@ type LatencyResult struct {
 // LatencyRun is the delay from append to replica commit in one mode of
 // polling.
 type LatencyRun struct {
-	// Mode is "long-poll" or "interval".
+	// Mode is "long-poll" or "interval" (Atom, poller.Poller), or
+	// "http-feeds-long-poll" (the http-feed with timeout, poller.HTTPFeed).
 	Mode string `json:"mode"`
 	// Interval is the pause between polls, in seconds, in the interval mode.
 	Interval float64 `json:"interval_s,omitempty"`
@@ -103,14 +104,16 @@ func Latency(ctx context.Context, env *Env, cfg LatencyConfig) (*LatencyResult, 
 	defer srv.close()
 
 	for _, mode := range []struct {
-		name string
-		cfg  poller.Config
+		name     string
+		cfg      poller.Config
+		httpFeed bool
 	}{
-		{"long-poll", poller.Config{}},
-		{"interval", poller.Config{Wait: -1, MinInterval: cfg.Interval, MaxInterval: cfg.Interval}},
+		{"long-poll", poller.Config{}, false},
+		{"interval", poller.Config{Wait: -1, MinInterval: cfg.Interval, MaxInterval: cfg.Interval}, false},
+		{"http-feeds-long-poll", poller.Config{}, true},
 	} {
 		env.logf("latency, %s: %d appends at %g/s", mode.name, cfg.N, cfg.Rate)
-		run, err := latencyRun(ctx, env, log, srv.url, "latency-"+mode.name, mode.cfg, cfg)
+		run, err := latencyRun(ctx, env, log, srv.url, "latency-"+mode.name, mode.cfg, cfg, mode.httpFeed)
 		if err != nil {
 			return nil, fmt.Errorf("bench: latency, %s: %w", mode.name, err)
 		}
@@ -127,7 +130,7 @@ func Latency(ctx context.Context, env *Env, cfg LatencyConfig) (*LatencyResult, 
 
 // latencyRun measures the delays of one mode on the feed name, served
 // under feeds.
-func latencyRun(ctx context.Context, env *Env, log store.Log, feeds, name string, pcfg poller.Config, cfg LatencyConfig) (LatencyRun, error) {
+func latencyRun(ctx context.Context, env *Env, log store.Log, feeds, name string, pcfg poller.Config, cfg LatencyConfig, httpFeed bool) (LatencyRun, error) {
 	var run LatencyRun
 	source := feeds + name
 	base, err := openReplica(ctx, filepath.Join(env.Dir, name+"-replica.db"))
@@ -141,7 +144,15 @@ func latencyRun(ctx context.Context, env *Env, log store.Log, feeds, name string
 	if _, err := log.Append(ctx, env.event(name, 0)); err != nil {
 		return run, err
 	}
-	p, err := poller.New(source, replica, pcfg)
+	var p interface {
+		Run(context.Context) error
+		Stats() poller.Stats
+	}
+	if httpFeed {
+		p, err = poller.NewHTTPFeed(source+"/events", replica, pcfg)
+	} else {
+		p, err = poller.New(source, replica, pcfg)
+	}
 	if err != nil {
 		return run, err
 	}
