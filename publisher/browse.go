@@ -52,8 +52,10 @@ var (
 	}
 )
 
-func (h *Handler) browseRoutes(m *http.ServeMux) {
+func (h *Handler) browseRoutes() {
+	m := http.NewServeMux()
 	p := h.cfg.Prefix + "/" + browseSeg
+	h.browseMux, h.browsePrefix = m, p+"/"
 	m.HandleFunc("GET "+p+"/{$}", h.browseIndex)
 	m.HandleFunc("GET "+p+"/{feed}", h.browseHead)
 	m.HandleFunc("GET "+p+"/{feed}/{epoch}/pages/{k}", h.browsePage)
@@ -63,6 +65,9 @@ func (h *Handler) browseRoutes(m *http.ServeMux) {
 	for _, r := range browseRoutes {
 		m.HandleFunc(p+r, get)
 	}
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.problem(w, r, http.StatusNotFound, "no such view: see the index at "+browseSeg+"/")
+	})
 }
 
 // browseLinks makes the hrefs of the views, relative to the view being

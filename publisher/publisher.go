@@ -152,6 +152,12 @@ type Handler struct {
 	logger *slog.Logger
 	mux    *http.ServeMux
 
+	// The HTML views (Config.Browse) have a mux of their own, given the
+	// requests under browsePrefix: their patterns ("~/{feed}") would
+	// overlap with the feeds' own ("{feed}/events").
+	browseMux    *http.ServeMux
+	browsePrefix string
+
 	base        string // cfg.BaseURL with a trailing slash, or ""
 	title       string // workspace title
 	authors     []feed.Person
@@ -344,13 +350,13 @@ func (h *Handler) routes() {
 		m.HandleFunc(p+"/{feed}/{epoch}/"+seg+"/{k}", get)
 	}
 	m.HandleFunc(p+"/{feed}", h.methodNotAllowed(h.allowFeed))
-	if h.cfg.Browse {
-		h.browseRoutes(m)
-	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, http.StatusNotFound, "no such resource: see the service document at the root")
 	})
 	h.mux = m
+	if h.cfg.Browse {
+		h.browseRoutes()
+	}
 }
 
 // ServeHTTP answers r as the package documentation describes.
@@ -358,6 +364,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.stats.requests.Add(1)
 	if r.Body != nil && r.Body != http.NoBody {
 		h.bound(w, r)
+	}
+	if h.browseMux != nil && strings.HasPrefix(r.URL.Path, h.browsePrefix) {
+		h.browseMux.ServeHTTP(w, r)
+		return
 	}
 	h.mux.ServeHTTP(w, r)
 }
