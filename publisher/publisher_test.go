@@ -185,7 +185,7 @@ func checkFeedLinks(t *testing.T, e *env, name string, head int, absolute bool) 
 	if working > 1 {
 		want["prev-archive"] = e.pageURL(name, working-1)
 	}
-	want["alternate"] = subURL + "/events" // the http-feed (httpfeed.go)
+	want["alternate application/cloudevents-batch+json"] = subURL + "/events" // the http-feed (httpfeed.go)
 	if got := links(t, subURL, sub.Links); !mapsEqual(got, want) {
 		t.Errorf("%s head %d: subscription links %v, want %v", name, head, got, want)
 	}

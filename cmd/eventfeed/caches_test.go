@@ -40,7 +40,7 @@ func TestCaches(t *testing.T) {
 	varnishd := testenv.Command(t, "varnishd")
 	const pageSize = 5
 	dir := t.TempDir()
-	s := serve(t, dir, "-page-size", strconv.Itoa(pageSize), "-append-token", "secret")
+	s := serve(t, dir, "-create", "-page-size", strconv.Itoa(pageSize), "-append-token", "secret")
 	upstream := strings.TrimPrefix(s.base, "http://")
 	proxies := map[string]string{
 		"nginx":   startNginx(t, nginx, upstream),

@@ -13,7 +13,7 @@ import (
 // body not sent within -body-timeout is answered 408, and a header over
 // maxHeaderBytes 431, each without waiting for the client.
 func TestServeLimits(t *testing.T) {
-	s := serve(t, t.TempDir(), "-body-timeout", "300ms", "-append-token", "secret")
+	s := serve(t, t.TempDir(), "-create", "-body-timeout", "300ms", "-append-token", "secret")
 	addr := strings.TrimPrefix(s.base, "http://")
 	for _, tt := range []struct {
 		name, request, want string
