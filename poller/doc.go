@@ -72,7 +72,10 @@
 // subscription document the working page's permanent URL (its via link),
 // or the subscription document itself for feeds without via.
 //
-// A resume fetches that page and applies what follows the last entry. If
+// A resume fetches that page and applies what follows the last entry
+// (for a feed without seqs: what was not applied, from the pages before
+// it too when they hold entries not applied, as a feed that repeats an
+// entry on a later page can make it look). If
 // the page no longer holds it (a subscription document that moved on),
 // the Poller walks prev-archive links back until it finds it. When the
 // page is gone (404, 410), the walk reaches the oldest page without
