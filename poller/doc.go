@@ -18,21 +18,6 @@
 // next-archive links; an archive without one continues at its current
 // link (the subscription document).
 //
-// # Paged feeds
-//
-// A feed paged the RFC 5005 §3 way (first, last, previous and next links,
-// no archive links), such as an EventStoreDB stream, is read from its
-// last page (the oldest) by its previous links (towards newer entries),
-// and a resume that does not find its entry on its page walks the next
-// links back. Those links promise no order by themselves: the entries
-// must carry ef:seq or IDs that end in their number ({stream}/{number},
-// as EventStoreDB writes them; the event's Seq is that number + 1), and
-// the numbers check the direction taken and that no entries are missing
-// between pages. A paged feed without such numbers, or whose entries
-// leave their content out (EventStoreDB sends it with ?embed=body on the
-// stream's URL), is refused at once with ErrUnsupportedFeed. Long polls
-// also send EventStoreDB's ES-LongPoll header.
-//
 // Within a page, entries are applied in ef:seq order when every entry
 // carries one (feeds of this project's publisher). Entries of other feeds
 // are applied in atom:updated order, entries with equal times in the
@@ -41,7 +26,7 @@
 // newest-first, the common convention. The same atom:id is applied once,
 // whether it repeats on a page, across pages or across restarts: by
 // ef:seq where present; else the checkpoint keeps the IDs applied last
-// (Config.RecentIDs, and at least a page of them), committed with the
+// (Config.RecentIDs, and at least two pages of them), committed with the
 // events, and what is new on a page is what they do not hold, not what
 // follows the last entry (entries with equal times may come in another
 // order on another read). One case stays beyond what a feed without
@@ -61,6 +46,21 @@
 // origin, too large) is an ErrInvalidEntry once the entries before it
 // are applied, or, with Config.DeadLetter, is parked.
 //
+// # Paged feeds
+//
+// A feed paged the RFC 5005 §3 way (first, last, previous and next links,
+// no archive links), such as an EventStoreDB stream, is read from its
+// last page (the oldest) by its previous links (towards newer entries),
+// and a resume that does not find its entry on its page walks the next
+// links back. Those links promise no order by themselves: the entries
+// must carry ef:seq or IDs that end in their number ({stream}/{number},
+// as EventStoreDB writes them; the event's Seq is that number + 1), and
+// the numbers check the direction taken and that no entries are missing
+// between pages. A paged feed without such numbers, or whose entries
+// leave their content out (EventStoreDB sends it with ?embed=body on the
+// stream's URL), is refused at once with ErrUnsupportedFeed. Long polls
+// also send EventStoreDB's ES-LongPoll header.
+//
 // # Checkpoints and exactly-once
 //
 // Events go to Replica.Apply in batches: whole pages, several while far
@@ -72,7 +72,10 @@
 // subscription document the working page's permanent URL (its via link),
 // or the subscription document itself for feeds without via.
 //
-// A resume fetches that page and applies what follows the last entry. If
+// A resume fetches that page and applies what follows the last entry
+// (for a feed without seqs: what was not applied, from the pages before
+// it too when they hold entries not applied, as a feed that repeats an
+// entry on a later page can make it look). If
 // the page no longer holds it (a subscription document that moved on),
 // the Poller walks prev-archive links back until it finds it. When the
 // page is gone (404, 410), the walk reaches the oldest page without

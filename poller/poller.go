@@ -101,9 +101,9 @@ type Config struct {
 	// RecentIDs is how many applied entry IDs of a feed without ef:seq
 	// the checkpoint keeps, committed with the events, to tell what was
 	// applied from what was not: an entry whose ID is kept is dropped as
-	// a duplicate. The checkpoint keeps at least the entries of the
-	// largest page applied since the Poller started, so that a page read
-	// again after a restart is always recognised. An entry that shows up
+	// a duplicate. The checkpoint keeps at least twice the entries of the
+	// largest page applied, so that a page read again after a restart,
+	// and the page before it, are always recognised. An entry that shows up
 	// again after more than that many others were applied is applied
 	// again. Zero means DefaultRecentIDs.
 	RecentIDs int

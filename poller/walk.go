@@ -167,13 +167,15 @@ func (p *Poller) locate(ctx context.Context, s *session, h *page) (walk, error) 
 	if err != nil {
 		return walk{}, p.lostIfGone(s, err)
 	}
-	at, err := p.fetchPage(ctx, path[len(path)-1]) // in the page cache, mostly
-	if err != nil {
-		return walk{}, p.lostIfGone(s, err)
-	}
-	before, err := p.unappliedBefore(ctx, s, at)
-	if err != nil {
-		return walk{}, p.lostIfGone(s, err)
+	var before []string
+	if !h.seq {
+		at, err := p.fetchPage(ctx, path[len(path)-1]) // in the page cache, mostly
+		if err != nil {
+			return walk{}, p.lostIfGone(s, err)
+		}
+		if before, err = p.unappliedBefore(ctx, s, at); err != nil {
+			return walk{}, p.lostIfGone(s, err)
+		}
 	}
 	return walk{urls: append(before, reversed(path[1:])...), last: h, start: true}, nil
 }
