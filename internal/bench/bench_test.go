@@ -122,7 +122,11 @@ func TestProcMemory(t *testing.T) {
 	if rss <= 0 || peak < rss {
 		t.Errorf("got RSS %d, peak %d; want 0 < RSS <= peak", rss, peak)
 	}
-	// Touch 64 MiB, give it back, reset the peak: the peak falls back.
+	// Touch 64 MiB, give it back, reset the peak: the peak falls back to
+	// what the process holds then. How much the process holds then is the
+	// runtime's business (under -race the detector's shadow of the 64 MiB
+	// stays mapped), so the test asks only that the peak left the high
+	// mark and now follows the RSS.
 	b := make([]byte, 64<<20)
 	for i := 0; i < len(b); i += 4096 {
 		b[i] = 1
@@ -138,12 +142,13 @@ func TestProcMemory(t *testing.T) {
 	if err := resetPeak(os.Getpid()); err != nil {
 		t.Skipf("cannot reset the peak RSS here: %v", err)
 	}
-	_, low, err := procMemory(os.Getpid())
+	rssAfter, low, err := procMemory(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if high < 64<<20 || low > high-32<<20 {
-		t.Errorf("got peak %d MiB while holding 64 MiB, %d MiB after giving it back and resetting; want >= 64, then at least 32 less", high>>20, low>>20)
+	if high < 64<<20 || low >= high || low > rssAfter+16<<20 {
+		t.Errorf("got peak %d MiB while holding 64 MiB, then %d MiB after giving it back and resetting, with %d MiB resident; want >= 64, then below it and within 16 MiB of the resident size",
+			high>>20, low>>20, rssAfter>>20)
 	}
 }
 
