@@ -27,7 +27,9 @@ type PollerCollector struct {
 var _ prometheus.Collector = (*PollerCollector)(nil)
 
 // NewPollerCollector returns a collector of p's Stats, labelled with its
-// feed name.
+// feed name. Pollers of two feeds of one name (from two publishers) need
+// a label of their own to share a registry: register them through
+// prometheus.WrapRegistererWith.
 func NewPollerCollector(p Follower) *PollerCollector {
 	l := prometheus.Labels{"feed": p.FeedName()}
 	d := func(name, help string, labels ...string) *prometheus.Desc {
