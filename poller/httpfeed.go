@@ -606,6 +606,9 @@ func (f *HTTPFeed) event(ce *cloudEvent) (eventfeed.Event, error) {
 
 // jsonType reports whether media type ct is JSON (*/json, */*+json).
 func jsonType(ct string) bool {
+	if ct == eventfeed.DefaultContentType {
+		return true // the common case, without parsing
+	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
 		return false
