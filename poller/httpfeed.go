@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eventfeed/eventfeed"
@@ -63,7 +65,8 @@ const acceptBatch = MediaTypeCloudEventsBatch + ", application/json;q=0.9"
 //     instead starts again from its first event is caught only where its
 //     events carry efseq or were applied lately (RecentIDs).
 type HTTPFeed struct {
-	p *Poller
+	p    *Poller
+	bufs sync.Pool // *bytes.Buffer, for response bodies
 }
 
 // NewHTTPFeed returns an HTTPFeed that follows the http-feed endpoint at
@@ -494,32 +497,44 @@ type cloudEvent struct {
 }
 
 // decode reads a JSON array of CloudEvents from r into b.
+//
+// The body is read whole (it is bounded) and unmarshalled at once: a
+// json.Decoder per response, decoding element by element, took twice the
+// time of the Atom decoder on the same events, most of it growing and
+// moving its buffer.
 func (f *HTTPFeed) decode(b *ceBatch, r io.Reader) error {
-	dec := json.NewDecoder(r)
-	if tok, err := dec.Token(); err != nil {
+	buf, _ := f.bufs.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer func() {
+		if buf.Cap() <= 4<<20 {
+			buf.Reset()
+			f.bufs.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(r); err != nil {
 		return err
-	} else if tok != json.Delim('[') {
+	}
+	data := bytes.TrimSpace(buf.Bytes())
+	if len(data) == 0 || data[0] != '[' {
 		return fmt.Errorf("%w: %s: the body is not a JSON array", ErrNotAFeed, b.url)
 	}
-	for i := 0; dec.More(); i++ {
-		var ce cloudEvent
-		if err := dec.Decode(&ce); err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return err
-			}
-			return fmt.Errorf("%w: event %d of %s: %w", ErrInvalidEntry, i, b.url, err)
+	var ces []cloudEvent
+	if err := json.Unmarshal(data, &ces); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) && se.Offset >= int64(len(data)) {
+			return fmt.Errorf("%w: %w", io.ErrUnexpectedEOF, err) // cut off
 		}
-		ev, err := f.event(&ce)
+		return fmt.Errorf("%w: %s: %w", ErrInvalidEntry, b.url, err)
+	}
+	b.events = make([]eventfeed.Event, 0, len(ces))
+	for i := range ces {
+		ev, err := f.event(&ces[i])
 		if err != nil {
-			return fmt.Errorf("%w: event %d (%q) of %s: %w", ErrInvalidEntry, i, ce.ID, b.url, err)
+			return fmt.Errorf("%w: event %d (%q) of %s: %w", ErrInvalidEntry, i, ces[i].ID, b.url, err)
 		}
 		b.events = append(b.events, ev)
-	}
-	if _, err := dec.Token(); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%w: %s: more after the JSON array", ErrNotAFeed, b.url)
 	}
 	if hi := b.events; len(hi) > 0 && hi[len(hi)-1].Seq > 0 {
 		p := f.p
@@ -591,6 +606,9 @@ func (f *HTTPFeed) event(ce *cloudEvent) (eventfeed.Event, error) {
 
 // jsonType reports whether media type ct is JSON (*/json, */*+json).
 func jsonType(ct string) bool {
+	if ct == eventfeed.DefaultContentType {
+		return true // the common case, without parsing
+	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
 		return false

@@ -121,6 +121,15 @@ func (h *Handler) httpFeedLink(f store.Feed, at docAt) string {
 	return h.links(f, at).subscription(f.Name) + "/events"
 }
 
+// selfLink is the href of f's http-feed endpoint in an answer of the
+// endpoint itself.
+func (h *Handler) selfLink(f store.Feed) string {
+	if h.base != "" {
+		return h.base + f.Name + "/events"
+	}
+	return "events"
+}
+
 // source is the CloudEvents source of f's events: its subscription URL,
 // absolute when Config.BaseURL is set, else an absolute path.
 func (h *Handler) source(name string) string {
@@ -165,7 +174,7 @@ func (h *Handler) serveHTTPFeed(w http.ResponseWriter, r *http.Request) {
 				Status: http.StatusNotFound,
 				Detail: fmt.Sprintf("feed %q has no event %q (it may have been reset, or the ID belongs to another feed): "+
 					"start again from the beginning deliberately, without lastEventId, if that is what you mean", f.Name, id),
-				Current: h.httpFeedLink(f, subscriptionDoc),
+				Current: h.selfLink(f),
 			})
 			return
 		}

@@ -257,9 +257,13 @@ func TestHTTPFeedErrors(t *testing.T) {
 		{"?timeout=soon", "", http.StatusBadRequest, "milliseconds"},
 		{"?timeout=-5", "", http.StatusBadRequest, "milliseconds"},
 	} {
-		p := checkProblem(t, tt.query, e.get(e.url("a/events"+tt.query)), tt.status, tt.detail)
+		u := e.url("a/events" + tt.query)
+		p := checkProblem(t, tt.query, e.get(u), tt.status, tt.detail)
 		if p.Type != tt.typ {
 			t.Errorf("%s: problem type %q, want %q", tt.query, p.Type, tt.typ)
+		}
+		if tt.typ != "" && resolve(t, u, p.Current) != e.url("a/events") {
+			t.Errorf("%s: problem's current %q resolves to %s, want the endpoint", tt.query, p.Current, resolve(t, u, p.Current))
 		}
 	}
 	checkProblem(t, "unknown feed", e.get(e.url("nofeed/events")), http.StatusNotFound, "does not exist")
