@@ -293,27 +293,11 @@ func (p *Poller) fetchOnce(ctx context.Context, rawURL, etag string, wait time.D
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNotAFeed, u.Redacted(), err)
 	}
-	limit := p.cfg.MaxBodyBytes
-	var body io.Reader = resp.Body
-	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-		if resp.ContentLength > limit {
-			return nil, fmt.Errorf("poller: GET %s: %w: Content-Length %d, limit %d", u.Redacted(), feed.ErrTooLarge, resp.ContentLength, limit)
-		}
-	case "gzip", "x-gzip":
-		zr, err := p.gunzip(resp.Body)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, &retryable{err: fmt.Errorf("poller: GET %s: gzip: %w", u.Redacted(), err)}
-		}
-		defer p.gzips.Put(zr)
-		body = zr
-	default:
-		return nil, fmt.Errorf("poller: GET %s: unsupported Content-Encoding %q", u.Redacted(), enc)
+	lr, release, err := p.openBody(ctx, resp, u)
+	if err != nil {
+		return nil, err
 	}
-	lr := &limitReader{r: body, n: limit}
+	defer release()
 	doc, err := prepare(lr, ct, sniff)
 	if err != nil {
 		if lr.err != nil {
@@ -326,7 +310,7 @@ func (p *Poller) fetchOnce(ctx context.Context, rawURL, etag string, wait time.D
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case lr.err != nil && errors.Is(lr.err, feed.ErrTooLarge):
-			return nil, fmt.Errorf("poller: GET %s: %w: more than %d bytes", u.Redacted(), feed.ErrTooLarge, limit)
+			return nil, fmt.Errorf("poller: GET %s: %w: more than %d bytes", u.Redacted(), feed.ErrTooLarge, p.cfg.MaxBodyBytes)
 		case lr.err != nil:
 			// The body broke off: a reset connection, a short
 			// Content-Length, a corrupt gzip stream, a timeout.
@@ -739,4 +723,33 @@ func waitApplied(h http.Header) (time.Duration, bool) {
 		}
 	}
 	return 0, false
+}
+
+// openBody returns the body of resp decompressed and bounded by
+// Config.MaxBodyBytes (after decompression, so that a small compressed
+// bomb cannot get past the limit), and a function that releases what it
+// took, to call once the body is read.
+func (p *Poller) openBody(ctx context.Context, resp *http.Response, u *url.URL) (*limitReader, func(), error) {
+	limit := p.cfg.MaxBodyBytes
+	var body io.Reader = resp.Body
+	release := func() {}
+	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+		if resp.ContentLength > limit {
+			return nil, nil, fmt.Errorf("poller: GET %s: %w: Content-Length %d, limit %d", u.Redacted(), feed.ErrTooLarge, resp.ContentLength, limit)
+		}
+	case "gzip", "x-gzip":
+		zr, err := p.gunzip(resp.Body)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, ctx.Err()
+			}
+			return nil, nil, &retryable{err: fmt.Errorf("poller: GET %s: gzip: %w", u.Redacted(), err)}
+		}
+		release = func() { p.gzips.Put(zr) }
+		body = zr
+	default:
+		return nil, nil, fmt.Errorf("poller: GET %s: unsupported Content-Encoding %q", u.Redacted(), enc)
+	}
+	return &limitReader{r: body, n: limit}, release, nil
 }

@@ -445,34 +445,18 @@ func (f *HTTPFeed) fetchOnce(ctx context.Context, u *url.URL, wait time.Duration
 	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != MediaTypeCloudEventsBatch && mt != "application/json" {
 		return nil, fmt.Errorf("%w: %s: Content-Type %q is not %s", ErrNotAFeed, u.Redacted(), resp.Header.Get("Content-Type"), MediaTypeCloudEventsBatch)
 	}
-	limit := p.cfg.MaxBodyBytes
-	var body io.Reader = resp.Body
-	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-		if resp.ContentLength > limit {
-			return nil, fmt.Errorf("poller: GET %s: %w: Content-Length %d, limit %d", u.Redacted(), feed.ErrTooLarge, resp.ContentLength, limit)
-		}
-	case "gzip", "x-gzip":
-		zr, err := p.gunzip(resp.Body)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, &retryable{err: fmt.Errorf("poller: GET %s: gzip: %w", u.Redacted(), err)}
-		}
-		defer p.gzips.Put(zr)
-		body = zr
-	default:
-		return nil, fmt.Errorf("poller: GET %s: unsupported Content-Encoding %q", u.Redacted(), enc)
+	lr, release, err := p.openBody(ctx, resp, u)
+	if err != nil {
+		return nil, err
 	}
-	lr := &limitReader{r: body, n: limit}
+	defer release()
 	b := &ceBatch{url: u.String(), maxAge: maxAge(resp.Header), next: nextLink(resp)}
 	if err := f.decode(b, lr); err != nil {
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case lr.err != nil && errors.Is(lr.err, feed.ErrTooLarge):
-			return nil, fmt.Errorf("poller: GET %s: %w: more than %d bytes", u.Redacted(), feed.ErrTooLarge, limit)
+			return nil, fmt.Errorf("poller: GET %s: %w: more than %d bytes", u.Redacted(), feed.ErrTooLarge, p.cfg.MaxBodyBytes)
 		case lr.err != nil, errors.Is(err, io.ErrUnexpectedEOF):
 			return nil, &retryable{err: fmt.Errorf("poller: GET %s: reading body: %w", u.Redacted(), err)}
 		}

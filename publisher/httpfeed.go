@@ -325,38 +325,9 @@ func (h *Handler) renderFullBatch(ctx context.Context, f store.Feed, k uint64) (
 // background, as readAhead does for Atom pages: a consumer catching up
 // finds the next batch rendered while it applies this one.
 func (h *Handler) readAheadBatch(f store.Feed, k uint64) {
-	key := batchKey(f, k)
-	if k > f.Head/uint64(f.PageSize) || h.cache.Contains(key) {
-		return
-	}
-	select {
-	case h.ahead <- struct{}{}:
-	default:
-		return
-	}
-	h.aheadMu.Lock()
-	if h.aheadDone {
-		h.aheadMu.Unlock()
-		<-h.ahead
-		return
-	}
-	h.aheadWG.Add(1)
-	h.aheadMu.Unlock()
-	go func() {
-		defer h.aheadWG.Done()
-		defer func() { <-h.ahead }()
-		rendered := false
-		rd, err := h.cached(h.ctx, key, func(ctx context.Context) (*rendition, error) {
-			rendered = true
-			return h.renderFullBatch(ctx, f, k)
-		})
-		switch {
-		case err != nil:
-			h.logger.Debug("publisher: reading ahead failed", "feed", f.Name, "batch", k, "err", err)
-		case rendered:
-			rd.ahead.Store(true)
-		}
-	}()
+	h.renderAhead(f, k, batchKey(f, k), func(ctx context.Context) (*rendition, error) {
+		return h.renderFullBatch(ctx, f, k)
+	})
 }
 
 // serveCloudEvent answers GET /{feed}/{epoch}/events/{seq}: one event as a

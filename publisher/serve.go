@@ -112,7 +112,17 @@ const maxReadAhead = 2
 // pages in turn, and so finds the next one rendered while it decodes this
 // one, instead of waiting for the render after asking.
 func (h *Handler) readAhead(f store.Feed, k uint64, fm format) {
-	key := docKey{feed: f.Name, epoch: f.Epoch, n: k, format: fm}
+	h.renderAhead(f, k, docKey{feed: f.Name, epoch: f.Epoch, n: k, format: fm}, func(ctx context.Context) (*rendition, error) {
+		return h.renderPage(ctx, f, k, pageDoc, fm, "")
+	})
+}
+
+// renderAhead renders full page k of f into the page cache under key with
+// render, in the background, unless it is cached, not full, or
+// maxReadAhead renders are under way. The rendition is marked as read
+// ahead before it is cached: a request that finds it there, or waits for
+// this render, must see the mark to read the page after it ahead in turn.
+func (h *Handler) renderAhead(f store.Feed, k uint64, key docKey, render func(context.Context) (*rendition, error)) {
 	if k > f.Head/uint64(f.PageSize) || h.cache.Contains(key) {
 		return
 	}
@@ -133,11 +143,8 @@ func (h *Handler) readAhead(f store.Feed, k uint64, fm format) {
 		defer h.aheadWG.Done()
 		defer func() { <-h.ahead }()
 		_, err := h.cached(h.ctx, key, func(ctx context.Context) (*rendition, error) {
-			rd, err := h.renderPage(ctx, f, k, pageDoc, fm, "")
+			rd, err := render(ctx)
 			if err == nil {
-				// Marked before the page is cached: a request that finds
-				// it there, or waits for this render, must see the mark
-				// to read the page after it ahead in turn.
 				rd.ahead.Store(true)
 			}
 			return rd, err
@@ -145,7 +152,7 @@ func (h *Handler) readAhead(f store.Feed, k uint64, fm format) {
 		if err != nil {
 			// A request for the page will render it again, and answer
 			// the error if it persists.
-			h.logger.Debug("publisher: reading ahead failed", "feed", f.Name, "page", k, "err", err)
+			h.logger.Debug("publisher: reading ahead failed", "feed", f.Name, "page", k, "key", key.String(), "err", err)
 		}
 	}()
 }
