@@ -266,13 +266,8 @@ func (h *Handler) browseEvent(f store.Feed, ev *eventfeed.Event, l browseLinks, 
 
 // browseEntry answers GET ~/{feed}/{epoch}/entries/{seq}: one event, whole.
 func (h *Handler) browseEntry(w http.ResponseWriter, r *http.Request) {
-	f, ok := h.lookup(w, r, r.PathValue("feed"))
-	if !ok || !h.checkEpoch(w, r, f, entryDoc) {
-		return
-	}
-	seq, ok := parsePos(r.PathValue("seq"))
-	if !ok || seq > f.Head {
-		h.problem(w, r, http.StatusNotFound, fmt.Sprintf("feed %q has no entry %q: its entries are 1 to %d", f.Name, r.PathValue("seq"), f.Head))
+	f, seq, ok := h.lookupEntry(w, r)
+	if !ok {
 		return
 	}
 	events, err := h.log.Read(r.Context(), f.Name, seq, seq)

@@ -333,13 +333,8 @@ func (h *Handler) readAheadBatch(f store.Feed, k uint64) {
 // serveCloudEvent answers GET /{feed}/{epoch}/events/{seq}: one event as a
 // structured CloudEvent.
 func (h *Handler) serveCloudEvent(w http.ResponseWriter, r *http.Request) {
-	f, ok := h.lookup(w, r, r.PathValue("feed"))
-	if !ok || !h.checkEpoch(w, r, f, entryDoc) {
-		return
-	}
-	seq, ok := parsePos(r.PathValue("seq"))
-	if !ok || seq > f.Head {
-		h.problem(w, r, http.StatusNotFound, fmt.Sprintf("feed %q has no event %q: its events are 1 to %d", f.Name, r.PathValue("seq"), f.Head))
+	f, seq, ok := h.lookupEntry(w, r)
+	if !ok {
 		return
 	}
 	rd, err := h.cached(r.Context(), docKey{feed: f.Name, epoch: f.Epoch, n: seq, entry: true, format: cloudEventFormat},

@@ -157,15 +157,27 @@ func (h *Handler) renderAhead(f store.Feed, k uint64, key docKey, render func(co
 	}()
 }
 
-// serveEntry answers GET /{feed}/{epoch}/entries/{seq}.
-func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request) {
+// lookupEntry resolves the URL of one entry, /{feed}/{epoch}/…/{seq} in
+// any representation: the feed and the seq of an entry of the epoch the
+// URL names; or it answers the request itself (404, or the reset problem)
+// and returns false.
+func (h *Handler) lookupEntry(w http.ResponseWriter, r *http.Request) (store.Feed, uint64, bool) {
 	f, ok := h.lookup(w, r, r.PathValue("feed"))
 	if !ok || !h.checkEpoch(w, r, f, entryDoc) {
-		return
+		return f, 0, false
 	}
 	seq, ok := parsePos(r.PathValue("seq"))
 	if !ok || seq > f.Head {
 		h.problem(w, r, http.StatusNotFound, fmt.Sprintf("feed %q has no entry %q: its entries are 1 to %d", f.Name, r.PathValue("seq"), f.Head))
+		return f, 0, false
+	}
+	return f, seq, true
+}
+
+// serveEntry answers GET /{feed}/{epoch}/entries/{seq}.
+func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request) {
+	f, seq, ok := h.lookupEntry(w, r)
+	if !ok {
 		return
 	}
 	rd, err := h.cached(r.Context(), docKey{feed: f.Name, epoch: f.Epoch, n: seq, entry: true},
