@@ -176,6 +176,9 @@ func (e *Event) SameContent(o *Event) bool {
 // isJSON reports whether mediaType is a JSON media type: application/json
 // or a structured-syntax +json type (RFC 6839), parameters ignored.
 func isJSON(mediaType string) bool {
+	if mediaType == "application/json" {
+		return true // the default, spared the parse (allocations on every append)
+	}
 	mt, _, err := mime.ParseMediaType(mediaType)
 	if err != nil {
 		return false
