@@ -479,8 +479,14 @@ func (p *Poller) run(ctx context.Context) error {
 		// A feed is created by its first event: until then a publisher
 		// answers 404. A consumer may well start first, so Run waits
 		// for it (Sync, asked to catch up once, reports the 404).
+		// That is a normal state, not a failure: one line at Info,
+		// then Debug, and no error counted.
 		d := min(p.backoff(attempt), p.cfg.MaxInterval)
-		p.noteError(err, "feed not found; it may have no events yet: looking again", "url", p.source.String(), "in", d)
+		level := slog.LevelDebug
+		if attempt == 0 {
+			level = slog.LevelInfo
+		}
+		p.log.Log(ctx, level, "feed not found: it may have no events yet; waiting for its first", "url", p.source.String(), "in", d)
 		if err := sleep(ctx, d); err != nil {
 			return err
 		}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,24 +148,38 @@ func TestPublisherLongPoll(t *testing.T) {
 }
 
 // TestPublisherFeedNotYet starts a consumer before the feed's first event:
-// Run waits for the feed to appear, while Sync reports the 404.
+// Run waits for the feed to appear, saying so once at Info and counting no
+// error, while Sync reports the 404.
 func TestPublisherFeedNotYet(t *testing.T) {
 	e := newPubEnv(t, 5, publisher.Config{})
 	r := memory.NewReplica(nil)
-	p := newPoller(t, e.url("orders"), r, fastRetry())
+	logs := new(levelCounter)
+	cfg := fastRetry()
+	cfg.Logger = slog.New(logs)
+	p := newPoller(t, e.url("orders"), r, cfg)
 
 	var he *poller.HTTPError
 	if err := p.Sync(context.Background()); !errors.As(err, &he) || he.Status != http.StatusNotFound {
 		t.Fatalf("Sync of a feed without events = %v, want a 404 *HTTPError", err)
 	}
+	errorsBefore := p.Stats().Errors
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	waitFor(t, 5*time.Second, func() bool { return p.Stats().Errors >= 3 }) // Run has looked, and looked again
+	waitFor(t, 5*time.Second, func() bool { return logs.notYet(slog.LevelDebug) >= 2 }) // Run has looked, and looked again
 	select {
 	case err := <-done:
 		t.Fatalf("Run ended while the feed did not exist: %v", err)
 	default:
+	}
+	if n := logs.notYet(slog.LevelInfo); n != 1 {
+		t.Errorf("%d Info lines while waiting for the first event, want 1", n)
+	}
+	if n := logs.count(slog.LevelWarn) + logs.count(slog.LevelError); n != 0 {
+		t.Errorf("%d Warn or Error lines while waiting for the first event, want none", n)
+	}
+	if st := p.Stats(); st.Errors != errorsBefore {
+		t.Errorf("Stats().Errors went from %d to %d while Run waited for the first event, want no error counted", errorsBefore, st.Errors)
 	}
 	e.add(t, "orders", 3)
 	waitFor(t, 5*time.Second, func() bool { return len(r.Applied()) == 3 })
@@ -171,7 +188,44 @@ func TestPublisherFeedNotYet(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	sameIDs(t, ids(r.Applied()), e.logIDs(t, "orders"))
+}
 
+// levelCounter is a slog.Handler that counts records by level: all of
+// them, and those saying that the feed has no events yet.
+type levelCounter struct {
+	mu        sync.Mutex
+	all, wait map[slog.Level]int
+}
+
+func (c *levelCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (c *levelCounter) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *levelCounter) WithGroup(string) slog.Handler            { return c }
+func (c *levelCounter) Handle(_ context.Context, r slog.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.all == nil {
+		c.all, c.wait = make(map[slog.Level]int), make(map[slog.Level]int)
+	}
+	c.all[r.Level]++
+	if strings.HasPrefix(r.Message, "feed not found: it may have no events yet") {
+		c.wait[r.Level]++
+	}
+	return nil
+}
+
+// count returns the number of records at l.
+func (c *levelCounter) count(l slog.Level) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.all[l]
+}
+
+// notYet returns the number of records at l saying the feed has no events
+// yet.
+func (c *levelCounter) notYet(l slog.Level) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wait[l]
 }
 
 // TestPublisherReset resumes a checkpoint of a feed whose log was rebuilt
