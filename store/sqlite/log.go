@@ -64,9 +64,9 @@ type Log struct {
 
 	// The watcher notices commits by other connections: see watch.
 	watcher     *sql.Conn
-	dataVersion *sql.Stmt // on watcher
-	allFeeds    *sql.Stmt // on watcher
-	poke        chan struct{}
+	dataVersion *sql.Stmt          // on watcher
+	allFeeds    *sql.Stmt          // on watcher
+	poke        chan chan struct{} // Notify's requests to look now
 	stop        context.CancelFunc
 	done        chan struct{}
 }
@@ -129,7 +129,7 @@ func Open(ctx context.Context, path string, opt Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{db: db, path: path, pageSize: size, writing: make(chan struct{}, 1), poke: make(chan struct{}, 1), done: make(chan struct{})}
+	l := &Log{db: db, path: path, pageSize: size, writing: make(chan struct{}, 1), poke: make(chan chan struct{}), done: make(chan struct{})}
 	version, err := l.init(ctx)
 	if err != nil {
 		l.release()
@@ -200,18 +200,22 @@ func (l *Log) watch(ctx context.Context, interval time.Duration, version int64) 
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
+		var ack chan struct{} // closed once a Notify's look is done
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-		case <-l.poke:
+		case ack = <-l.poke:
 		}
+		// A failure is retried at the next tick.
 		var v int64
-		if err := l.dataVersion.QueryRowContext(ctx).Scan(&v); err != nil || v == version {
-			continue // a failure is retried at the next tick
+		if err := l.dataVersion.QueryRowContext(ctx).Scan(&v); err == nil && v != version {
+			if err := l.reload(ctx); err == nil {
+				version = v
+			}
 		}
-		if err := l.reload(ctx); err == nil {
-			version = v
+		if ack != nil {
+			close(ack)
 		}
 	}
 }
@@ -239,12 +243,20 @@ func (l *Log) reload(ctx context.Context) error {
 }
 
 // Notify makes the Log look for newly committed events now rather than at
-// its next poll. Call it after committing a transaction that AppendTx
-// wrote to, to wake long polls at once.
+// its next poll, and returns once it has: call it after committing a
+// transaction that AppendTx wrote to, so that long polls wake at once and
+// the requests that follow (Feed, and so a publisher's answers) see the
+// events. It returns at once on a closed Log.
 func (l *Log) Notify() {
+	ack := make(chan struct{})
 	select {
-	case l.poke <- struct{}{}:
-	default:
+	case l.poke <- ack:
+	case <-l.done:
+		return
+	}
+	select {
+	case <-ack:
+	case <-l.done:
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -310,6 +311,33 @@ func TestAppendTx(t *testing.T) {
 	if err != nil || len(events) != 2 || events[1].ID != "orders-3" {
 		t.Errorf("Read = %+v, %v; want events 0 and 3", events, err)
 	}
+}
+
+// TestNotifyReadYourWrites commits AppendTx transactions and calls Notify:
+// when it returns, Feed already reports the new head, so that a service
+// that appended and then serves its own feed (the orders example) shows
+// what it just wrote.
+func TestNotifyReadYourWrites(t *testing.T) {
+	ctx := context.Background()
+	l := openLog(t, "", sqlite.Options{PollInterval: time.Hour}) // only Notify looks
+	for i := 1; i <= 50; i++ {
+		tx, err := l.DB().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.AppendTx(ctx, tx, ev("orders", strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		l.Notify()
+		if f, err := l.Feed(ctx, "orders"); err != nil || f.Head != uint64(i) {
+			t.Fatalf("Feed right after commit %d and Notify = head %d, %v; want head %d", i, f.Head, err, i)
+		}
+	}
+	l.Close()
+	l.Notify() // returns on a closed Log
 }
 
 // TestAppendTxWithoutNotify checks that the poll alone finds a commit.
