@@ -125,3 +125,34 @@ func BenchmarkFeedHead(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAppendTx appends single events through the transactional
+// outbox, each in a transaction of its own that also writes a business row,
+// as a service storing an order and its event does.
+func BenchmarkAppendTx(b *testing.B) {
+	ctx := context.Background()
+	l := openLog(b, "", sqlite.Options{})
+	db := l.DB()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE orders (id TEXT PRIMARY KEY, total TEXT NOT NULL) STRICT`); err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO orders (id, total) VALUES (?, ?)`, fmt.Sprintf("order-%d", n), "32.00"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := l.AppendTx(ctx, tx, benchEvent("orders", idOrders[1].id(n), n)); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -429,5 +430,54 @@ func TestReadCanceled(t *testing.T) {
 	cancel()
 	if _, err := l.Read(ctx, "a", 1, 10); !errors.Is(err, context.Canceled) {
 		t.Errorf("Read with a canceled context = %v, want context.Canceled", err)
+	}
+}
+
+// TestAppendTxOtherPool appends within a transaction of another pool on
+// the same file, which cannot use the statements the Log prepared on its
+// own: the events are stored all the same, and a refused call leaves the
+// transaction usable.
+func TestAppendTxOtherPool(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "log.db")
+	l := openLog(t, path, sqlite.Options{})
+	other := openLog(t, path, sqlite.Options{})
+	tx, err := other.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if got, err := l.AppendTx(ctx, tx, ev("a", "1"), ev("a", "2")); err != nil || len(got) != 2 || got[1].Seq != 2 {
+		t.Fatalf("AppendTx = %+v, %v; want seqs 1 and 2", got, err)
+	}
+	conflicting := ev("a", "1")
+	conflicting.Data = []byte(`{"other":true}`)
+	if _, err := l.AppendTx(ctx, tx, ev("a", "3"), conflicting); !errors.Is(err, eventfeed.ErrConflict) {
+		t.Fatalf("AppendTx with a conflict = %v, want ErrConflict", err)
+	}
+	if got, err := l.AppendTx(ctx, tx, ev("a", "4")); err != nil || len(got) != 1 || got[0].Seq != 3 {
+		t.Fatalf("AppendTx after a conflict = %+v, %v; want seq 3", got, err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	rows, err := l.DB().QueryContext(ctx, `SELECT id FROM eventfeed_events WHERE feed = 'a' ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a-1", "a-2", "a-4"}; !slices.Equal(ids, want) {
+		t.Errorf("stored %q, want %q", ids, want)
 	}
 }

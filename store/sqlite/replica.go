@@ -220,8 +220,12 @@ func (r *Replica) Apply(ctx context.Context, cp store.Checkpoint, events []event
 		if r.project == nil {
 			return r.applyLatest(ctx, tx, events)
 		}
+		// The Latest function, when the Projection calls it, finds the
+		// statement prepared at open in pctx instead of preparing its
+		// own for each event.
+		pctx := context.WithValue(ctx, latestKey{}, &boundLatest{tx: tx, stmt: tx.StmtContext(ctx, r.putLatest)})
 		for _, ev := range events {
-			if err := r.project(ctx, tx, ev); err != nil {
+			if err := r.project(pctx, tx, ev); err != nil {
 				if cerr := ctx.Err(); cerr != nil {
 					return cerr
 				}
@@ -345,8 +349,23 @@ func Latest(ctx context.Context, tx *sql.Tx, ev eventfeed.Event) error {
 	if err != nil {
 		return err
 	}
+	if b, ok := ctx.Value(latestKey{}).(*boundLatest); ok && b.tx == tx {
+		_, err = b.stmt.ExecContext(ctx, args...)
+		return err
+	}
 	_, err = tx.ExecContext(ctx, putLatestQuery, args...)
 	return err
+}
+
+// latestKey is the context key under which Apply hands Latest the
+// Replica's upsert statement bound to the batch's transaction.
+type latestKey struct{}
+
+// boundLatest is the upsert statement of Latest bound to tx. Latest uses
+// it only for that very transaction.
+type boundLatest struct {
+	tx   *sql.Tx
+	stmt *sql.Stmt
 }
 
 func appendLatestArgs(args []any, ev eventfeed.Event) ([]any, error) {

@@ -409,3 +409,25 @@ func at(t testing.TB, r store.Replica, cp store.Checkpoint) store.Checkpoint {
 	cp.Version = stored.Version
 	return cp
 }
+
+// TestLatestOwnTransaction calls Latest outside Apply, in a transaction of
+// the caller's: it prepares its own statement and stores the document.
+func TestLatestOwnTransaction(t *testing.T) {
+	ctx := context.Background()
+	r := openReplica(t, "", sqlite.ReplicaOptions{})
+	tx, err := r.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	want := eventfeed.Event{Feed: source, Seq: 7, ID: "7", Type: "order.placed", Subject: "o7", Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Data: []byte(`{"v":7}`)}
+	if err := sqlite.Latest(ctx, tx, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Get(ctx, source, "o7"); err != nil || got.ID != "7" || got.Seq != 7 || string(got.Data) != `{"v":7}` {
+		t.Errorf("Get(o7) = %+v, %v; want event 7", got, err)
+	}
+}
