@@ -61,6 +61,12 @@ type CacheFanResult struct {
 	LaterCPUSeconds float64 `json:"later_cpu_s"`
 	// CPURatio is LaterCPUSeconds / FirstCPUSeconds: the headline.
 	CPURatio float64 `json:"cpu_ratio"`
+	// IdleCPUPerSecond is the publisher's CPU time per second of wall
+	// time while no one reads, measured over IdleSeconds before consumer
+	// 1: what it spends whatever the consumers do (its SQLite log looks
+	// for other processes' commits every 10 ms).
+	IdleSeconds      float64 `json:"idle_s"`
+	IdleCPUPerSecond float64 `json:"idle_cpu_per_s"`
 	// SlowestSpeedRatio is the smallest SpeedRatio of consumers 2..N; 0
 	// with one consumer.
 	SlowestSpeedRatio float64 `json:"slowest_speed_ratio"`
@@ -141,6 +147,24 @@ func CacheFan(ctx context.Context, env *Env, cfg CacheFanConfig) (*CacheFanResul
 	defer proxy.stop()
 	source := "http://" + proxy.addr + "/feeds/" + benchFeed
 
+	before, err := procCPU(pub.pid())
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	select {
+	case <-time.After(cacheFanIdle):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	after, err := procCPU(pub.pid())
+	if err != nil {
+		return nil, err
+	}
+	idle := time.Since(start)
+	res.IdleSeconds = idle.Seconds()
+	res.IdleCPUPerSecond = (after - before).Seconds() / idle.Seconds()
+
 	for i := 1; i <= cfg.Consumers; i++ {
 		c, err := cacheFanConsumer(ctx, env, source, pub.pid(), i)
 		if err != nil {
@@ -170,6 +194,10 @@ func CacheFan(ctx context.Context, env *Env, cfg CacheFanConfig) (*CacheFanResul
 	res.Machine.finish()
 	return res, nil
 }
+
+// cacheFanIdle is how long the publisher's CPU time is read with no one
+// reading.
+const cacheFanIdle = 3 * time.Second
 
 // cacheFanConsumer catches up with the feed at source into a fresh
 // replica, reading the CPU time of the publisher (process pid) around it.

@@ -151,6 +151,7 @@ func (r *CacheFanResult) WriteTable(w io.Writer) error {
 	t.notes = []string{
 		fmt.Sprintf("publisher CPU on consumers 2..%d / on consumer 1: %.2f s / %.2f s = %.4f (target <= %.2f); slowest later consumer: %.2f of consumer 1's events/s (target >= %.2f).",
 			len(r.Consumers), r.LaterCPUSeconds, r.FirstCPUSeconds, r.CPURatio, r.Targets.CPURatio, r.SlowestSpeedRatio, r.Targets.SpeedRatio),
+		fmt.Sprintf("publisher CPU while idle: %.3f s per second of wall time, over %.1f s before consumer 1 (not subtracted from the figures above).", r.IdleCPUPerSecond, r.IdleSeconds),
 		"publisher CPU: user + system time of the child (utime + stime in /proc/PID/stat, 10 ms ticks) read before and after each catch-up; nginx's own CPU is not counted.",
 		"consumers: poller.Poller.Sync from an empty replica, net/http with keep-alive and gzip; nginx's cache starts empty, so consumer 1 fills it.",
 	}
