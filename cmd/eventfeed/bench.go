@@ -23,11 +23,12 @@ var benchScenarios = map[string]struct {
 	synopsis, summary string
 	flags             func(fs *flag.FlagSet) func(ctx context.Context, env *bench.Env) (bench.Result, error)
 }{
-	"catchup": {"[-events N] [-page-size P] [-protocol atom|http-feeds]", "a poller catches up with a feed of N events into an SQLite replica", catchupFlags},
-	"latency": {"[-n N] [-rate R] [-interval D]", "delay from append to replica commit, long polling vs interval polling", latencyFlags},
-	"serve":   {"[-duration D] [-connections C] [-nginx PATH]", "requests/s for a full page and a 304, beside nginx serving the same bytes", serveFlags},
-	"fanout":  {"[-consumers C]", "memory per idle long poll, and the time until one append wakes them all", fanoutFlags},
-	"append":  {"[-n N] [-connections C] [-batch B] [-postgres DSN]", "single-event POSTs/s over HTTP, single and batched appends/s in process", appendFlags},
+	"cachefan": {"[-events N] [-consumers C] [-page-size P] [-nginx PATH] [-nginx-conf FILE]", "C consumers catch up on the same N events through nginx's cache: publisher CPU on consumers 2..C over consumer 1", cacheFanFlags},
+	"catchup":  {"[-events N] [-page-size P] [-protocol atom|http-feeds]", "a poller catches up with a feed of N events into an SQLite replica", catchupFlags},
+	"latency":  {"[-n N] [-rate R] [-interval D]", "delay from append to replica commit, long polling vs interval polling", latencyFlags},
+	"serve":    {"[-duration D] [-connections C] [-nginx PATH]", "requests/s for a full page and a 304, beside nginx serving the same bytes", serveFlags},
+	"fanout":   {"[-consumers C]", "memory per idle long poll, and the time until one append wakes them all", fanoutFlags},
+	"append":   {"[-n N] [-connections C] [-batch B] [-postgres DSN]", "single-event POSTs/s over HTTP, single and batched appends/s in process", appendFlags},
 }
 
 // benchPublisher is the scenario name under which bench runs "serve" with
@@ -162,6 +163,27 @@ func catchupFlags(fs *flag.FlagSet) func(context.Context, *bench.Env) (bench.Res
 			cfg.PageSizes = []int{*pageSize}
 		}
 		return bench.Catchup(ctx, env, cfg)
+	}
+}
+
+func cacheFanFlags(fs *flag.FlagSet) func(context.Context, *bench.Env) (bench.Result, error) {
+	events := fs.Int("events", bench.DefaultCacheFanEvents, "events in the feed (seeding them is not measured)")
+	consumers := fs.Int("consumers", bench.DefaultCacheFanConsumers, "consumers catching up one after another")
+	pageSize := fs.Int("page-size", bench.DefaultCacheFanPageSize, "entries per page")
+	nginx := fs.String("nginx", defaultNginx(), "nginx `binary` to put in front of the publisher")
+	conf := fs.String("nginx-conf", "examples/nginx/eventfeed.conf", "nginx site configuration `file`, adapted to a scratch directory and a loopback port")
+	return func(ctx context.Context, env *bench.Env) (bench.Result, error) {
+		if *events <= 0 || *consumers <= 0 || *pageSize <= 0 {
+			return nil, usagef("-events, -consumers and -page-size must be positive")
+		}
+		if *nginx == "" {
+			return nil, usagef("no nginx found: give -nginx PATH")
+		}
+		site, err := os.ReadFile(*conf)
+		if err != nil {
+			return nil, usagef("-nginx-conf: %v (run from the repository's root, or give the path of examples/nginx/eventfeed.conf)", err)
+		}
+		return bench.CacheFan(ctx, env, bench.CacheFanConfig{Events: *events, Consumers: *consumers, PageSize: *pageSize, Nginx: *nginx, Site: site})
 	}
 }
 

@@ -84,6 +84,66 @@ func TestBenchCatchup(t *testing.T) {
 	}
 }
 
+func TestBenchCacheFan(t *testing.T) {
+	nginx := testenv.Command(t, "nginx")
+	var res bench.CacheFanResult
+	runBenchJSON(t, &res, "cachefan", "-events", "1000", "-consumers", "3", "-page-size", "100",
+		"-nginx", nginx, "-nginx-conf", "../../examples/nginx/eventfeed.conf")
+	checkMachine(t, res.Machine)
+	if res.Scenario != "cachefan" || res.Events != 1000 || res.PageSize != 100 || res.Nginx != nginx || len(res.Consumers) != 3 {
+		t.Fatalf("got %q, %d events, page size %d, nginx %q, %d consumers; want cachefan, 1000, 100, %q, 3",
+			res.Scenario, res.Events, res.PageSize, res.Nginx, len(res.Consumers), nginx)
+	}
+	if res.Targets.CPURatio != bench.TargetCacheFanCPURatio || res.Targets.SpeedRatio != bench.TargetCacheFanSpeedRatio {
+		t.Errorf("targets: got %+v", res.Targets)
+	}
+	var later float64
+	for i, c := range res.Consumers {
+		// Ten pages, and the subscription document at least once.
+		if c.Consumer != i+1 || c.Events != 1000 || c.ReplicaSeq != 1000 || c.Pages < 11 {
+			t.Errorf("consumer %d: got number %d, %d events, replica at seq %d, %d pages; want %d, 1000, 1000, >= 11",
+				i+1, c.Consumer, c.Events, c.ReplicaSeq, c.Pages, i+1)
+		}
+		if c.Seconds <= 0 || c.EventsPerSecond <= 0 || c.SpeedRatio <= 0 || c.PublisherCPUSeconds < 0 {
+			t.Errorf("consumer %d: figures %+v, want positive rates and CPU time", i+1, c)
+		}
+		var responses int64
+		for _, k := range c.Requests {
+			responses += k
+		}
+		if responses < int64(c.Pages) {
+			t.Errorf("consumer %d: %d responses counted for %d pages fetched", i+1, responses, c.Pages)
+		}
+		// The archive pages (the last of the ten may be the working page)
+		// come from nginx's cache after the first
+		// consumer filled it.
+		if i == 0 && c.Requests["HIT"] != 0 {
+			t.Errorf("consumer 1: %d cache hits from an empty cache", c.Requests["HIT"])
+		}
+		if i > 0 {
+			later += c.PublisherCPUSeconds
+			if c.Requests["HIT"] < 9 {
+				t.Errorf("consumer %d: responses %v, want the archive pages as cache hits", i+1, c.Requests)
+			}
+		}
+	}
+	if res.Consumers[0].SpeedRatio != 1 || res.FirstCPUSeconds != res.Consumers[0].PublisherCPUSeconds || res.LaterCPUSeconds != later {
+		t.Errorf("got consumer 1 ratio %g, CPU %g first, %g later; want 1, %g, %g",
+			res.Consumers[0].SpeedRatio, res.FirstCPUSeconds, res.LaterCPUSeconds, res.Consumers[0].PublisherCPUSeconds, later)
+	}
+	// The first consumer makes the publisher render every page: at
+	// least a tick of its CPU clock.
+	if res.FirstCPUSeconds <= 0 || res.CPURatio != later/res.FirstCPUSeconds {
+		t.Errorf("got CPU %g s on consumer 1, ratio %g; want > 0 and %g", res.FirstCPUSeconds, res.CPURatio, later/res.FirstCPUSeconds)
+	}
+	if res.IdleSeconds <= 0 || res.IdleCPUPerSecond < 0 {
+		t.Errorf("got idle CPU %g s/s over %g s", res.IdleCPUPerSecond, res.IdleSeconds)
+	}
+	if slowest := min(res.Consumers[1].SpeedRatio, res.Consumers[2].SpeedRatio); res.SlowestSpeedRatio != slowest {
+		t.Errorf("got slowest ratio %g, want %g", res.SlowestSpeedRatio, slowest)
+	}
+}
+
 func TestBenchLatency(t *testing.T) {
 	var res bench.LatencyResult
 	runBenchJSON(t, &res, "latency", "-n", "20", "-rate", "200", "-interval", "200ms")
@@ -234,6 +294,8 @@ func TestBenchUsage(t *testing.T) {
 		{[]string{"bench", "catchup", "-nonesuch"}, 2},
 		{[]string{"bench", "catchup", "extra"}, 2},
 		{[]string{"bench", "serve", "-h"}, 0},
+		{[]string{"bench", "cachefan", "-consumers", "0"}, 2},
+		{[]string{"bench", "cachefan", "-nginx-conf", "/nonexistent/eventfeed.conf"}, 2},
 		{[]string{"bench", "publisher"}, 2},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -20,6 +20,10 @@
 //   - [Fanout]: thousands of idle long polls: the publisher's memory per
 //     waiting consumer, then the time from one append until every
 //     consumer has the new entry.
+//   - [CacheFan]: consumers catch up one after another on the same feed
+//     through nginx configured by examples/nginx/eventfeed.conf; each
+//     one's events/s and the publisher's CPU time (utime + stime from
+//     /proc/PID/stat) spent on it, consumers 2..N over consumer 1.
 //   - [Append]: single-event AtomPub POSTs/s, and single and batched
 //     in-process appends/s, on SQLite (and PostgreSQL when given).
 //
@@ -27,11 +31,13 @@
 //
 // The publisher runs as a child process ([Env.Command], which re-executes
 // the eventfeed binary) wherever its memory or CPU is measured apart from
-// the client's: Catchup, Serve and Fanout. Latency and Append run the
+// the client's: Catchup, Serve, Fanout and CacheFan. Latency and Append run the
 // publisher in this process, as a service appending to its own log would.
 // nginx runs as a child with a configuration generated in the scratch
 // directory: one worker, no access log, keep-alive without a request
-// limit, static files with its own ETag.
+// limit, static files with its own ETag; for CacheFan, the site
+// configuration given (examples/nginx/eventfeed.conf) with its upstream,
+// listening address and cache directory moved into the scratch directory.
 //
 // # Memory
 //

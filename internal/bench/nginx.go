@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -71,17 +72,77 @@ func startNginx(ctx context.Context, path, dir string, files map[string][]byte) 
 	if err != nil {
 		return nil, err
 	}
-	// Running as root, nginx's worker would switch to "nobody", who may
-	// not read the scratch directory.
-	user := ""
+	return runNginx(ctx, path, dir, addr, fmt.Appendf(nil, nginxConf, rootUser(), dir, addr))
+}
+
+// rootUser is the user directive nginx needs here: running as root,
+// nginx's worker would switch to "nobody", who may not read (or write)
+// the scratch directory.
+func rootUser() string {
 	if os.Geteuid() == 0 {
-		user = "user root;"
+		return "user root;"
 	}
-	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, user, dir, addr), 0o644); err != nil {
+	return ""
+}
+
+// nginxProxyConf is the main configuration around a site configuration
+// such as examples/nginx/eventfeed.conf: one worker, no access log, every
+// path nginx writes in the scratch directory.
+const nginxProxyConf = `%s
+worker_processes 1;
+daemon off;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path %[2]s/tmp/body;
+    proxy_temp_path %[2]s/tmp/proxy;
+    fastcgi_temp_path %[2]s/tmp/fastcgi;
+    uwsgi_temp_path %[2]s/tmp/uwsgi;
+    scgi_temp_path %[2]s/tmp/scgi;
+    include %[2]s/site.conf;
+}
+`
+
+// startNginxProxy starts the nginx binary at path with site, a site
+// configuration like examples/nginx/eventfeed.conf, adapted to run in dir:
+// its upstream is upstream (host:port) instead of 127.0.0.1:8080, it
+// listens on a free loopback port instead of 127.0.0.1:8081, and its
+// proxy cache is a fresh directory under dir.
+func startNginxProxy(ctx context.Context, path, dir string, site []byte, upstream string) (*nginx, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(path, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := string(site)
+	for _, r := range [][2]string{
+		{"server 127.0.0.1:8080;", "server " + upstream + ";"},
+		{"listen 127.0.0.1:8081;", "listen " + addr + ";"},
+		{"/var/cache/nginx/eventfeed", filepath.Join(dir, "cache")},
+	} {
+		if !strings.Contains(s, r[0]) {
+			return nil, fmt.Errorf("bench: nginx site configuration has no %q to adapt", r[0])
+		}
+		s = strings.ReplaceAll(s, r[0], r[1])
+	}
+	if err := os.WriteFile(filepath.Join(dir, "site.conf"), []byte(s), 0o644); err != nil {
+		return nil, err
+	}
+	return runNginx(ctx, path, dir, addr, fmt.Appendf(nil, nginxProxyConf, rootUser(), dir))
+}
+
+// runNginx writes conf to dir/nginx.conf, starts the nginx binary at path
+// with it and returns once it listens on addr.
+func runNginx(ctx context.Context, path, dir, addr string, conf []byte) (*nginx, error) {
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, conf, 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(path, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"))
 	n := &nginx{cmd: cmd, addr: addr, dir: dir, errs: &tail{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = n.errs, n.errs
 	dieWithParent(cmd)

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // procMemory returns the resident set size of process pid and its peak
@@ -119,4 +120,37 @@ func cpuModel() string {
 		}
 	}
 	return ""
+}
+
+// clockTicks is USER_HZ, the unit of the times in /proc/PID/stat: 100 on
+// every Linux architecture's ABI.
+const clockTicks = 100
+
+// procCPU returns the CPU time process pid has used so far, user plus
+// system, over all its threads (utime + stime of /proc/PID/stat, counted
+// in ticks of 10 ms).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: count the
+	// fields after it, from the state (field 3).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, b)
+	}
+	fs := bytes.Fields(b[i+1:])
+	if len(fs) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, b)
+	}
+	var ticks int64
+	for _, field := range fs[11:13] { // utime (14) and stime (15)
+		v, err := strconv.ParseInt(string(field), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
 }

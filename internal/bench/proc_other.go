@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"time"
 )
 
 // errNoProc reports a figure read from /proc on a system without it.
@@ -18,3 +19,4 @@ func dieWithParent(*exec.Cmd)                     {}
 func raiseNoFile(want uint64) (uint64, error)     { return 0, errNoProc }
 func loadAverage() ([3]float64, error)            { return [3]float64{}, errNoProc }
 func cpuModel() string                            { return "" }
+func procCPU(int) (time.Duration, error)          { return 0, errNoProc }

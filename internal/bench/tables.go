@@ -3,6 +3,9 @@ package bench
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 )
 
 // The tables show each figure with its target beside it, and do not judge.
@@ -125,6 +128,32 @@ func (r *AppendResult) WriteTable(w io.Writer) error {
 		if run.FirstError != "" {
 			t.notes = append(t.notes, fmt.Sprintf("%s %s, first error: %s", run.Store, run.Mode, run.FirstError))
 		}
+	}
+	return t.write(w)
+}
+
+// WriteTable prints r as a table.
+func (r *CacheFanResult) WriteTable(w io.Writer) error {
+	t := table{
+		title: fmt.Sprintf("cachefan: %d consumers one after another, each catching up on the same %d events (page size %d) through nginx (%s, examples/nginx/eventfeed.conf) into a fresh SQLite replica\n%s",
+			len(r.Consumers), r.Events, r.PageSize, r.Nginx, r.Machine.String()),
+		header: []string{"consumer", "events", "pages", "seconds", "events/s", "vs consumer 1", "publisher CPU s", "responses by X-Cache-Status"},
+	}
+	for _, c := range r.Consumers {
+		var statuses []string
+		for _, k := range slices.Sorted(maps.Keys(c.Requests)) {
+			statuses = append(statuses, fmt.Sprintf("%s %d", k, c.Requests[k]))
+		}
+		t.add(n(int64(c.Consumer)), n(int64(c.Events)), n(int64(c.Pages)), f(c.Seconds, 2), f(c.EventsPerSecond, 0),
+			f(c.SpeedRatio, 2), f(c.PublisherCPUSeconds, 2), strings.Join(statuses, ", "))
+	}
+	t.add("target", "", "", "", "", fmt.Sprintf(">= %.2f (2..N)", r.Targets.SpeedRatio), "", "")
+	t.notes = []string{
+		fmt.Sprintf("publisher CPU on consumers 2..%d / on consumer 1: %.2f s / %.2f s = %.4f (target <= %.2f); slowest later consumer: %.2f of consumer 1's events/s (target >= %.2f).",
+			len(r.Consumers), r.LaterCPUSeconds, r.FirstCPUSeconds, r.CPURatio, r.Targets.CPURatio, r.SlowestSpeedRatio, r.Targets.SpeedRatio),
+		fmt.Sprintf("publisher CPU while idle: %.3f s per second of wall time, over %.1f s before consumer 1 (not subtracted from the figures above).", r.IdleCPUPerSecond, r.IdleSeconds),
+		"publisher CPU: user + system time of the child (utime + stime in /proc/PID/stat, 10 ms ticks) read before and after each catch-up; nginx's own CPU is not counted.",
+		"consumers: poller.Poller.Sync from an empty replica, net/http with keep-alive and gzip; nginx's cache starts empty, so consumer 1 fills it.",
 	}
 	return t.write(w)
 }
