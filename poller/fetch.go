@@ -253,21 +253,11 @@ func (p *Poller) fetchOnce(ctx context.Context, rawURL, etag string, wait time.D
 		req.Header.Set("ES-LongPoll", n)
 	}
 	start := time.Now()
-	resp, err := p.client.Do(req)
+	resp, err := p.do(ctx, req, u)
 	if err != nil {
-		switch {
-		case ctx.Err() != nil:
-			return nil, ctx.Err()
-		case errors.Is(err, ErrCrossOrigin), errors.Is(err, ErrTooManyRedirects):
-			return nil, fmt.Errorf("poller: GET %s: %w", u.Redacted(), unwrapURLError(err))
-		}
-		return nil, &retryable{err: err}
+		return nil, err
 	}
-	defer func() {
-		// Drain a little so that the connection can be reused.
-		io.CopyN(io.Discard, resp.Body, 4<<10)
-		resp.Body.Close()
-	}()
+	defer drain(resp)
 	pg := &page{url: u.String(), etag: resp.Header.Get("ETag"), maxAge: maxAge(resp.Header)}
 	if long {
 		if n, ok := waitApplied(resp.Header); ok {
@@ -752,4 +742,28 @@ func (p *Poller) openBody(ctx context.Context, resp *http.Response, u *url.URL) 
 		return nil, nil, fmt.Errorf("poller: GET %s: unsupported Content-Encoding %q", u.Redacted(), enc)
 	}
 	return &limitReader{r: body, n: limit}, release, nil
+}
+
+// do sends req, a GET of u, and sorts a failure to get an answer: ctx's
+// end, a redirect the origin rules or the redirect limit refuse, or a
+// network error worth retrying.
+func (p *Poller) do(ctx context.Context, req *http.Request, u *url.URL) (*http.Response, error) {
+	resp, err := p.client.Do(req)
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case errors.Is(err, ErrCrossOrigin), errors.Is(err, ErrTooManyRedirects):
+			return nil, fmt.Errorf("poller: GET %s: %w", u.Redacted(), unwrapURLError(err))
+		}
+		return nil, &retryable{err: err}
+	}
+	return resp, nil
+}
+
+// drain reads a little of what is left of resp's body, so that the
+// connection can be reused, and closes it.
+func drain(resp *http.Response) {
+	io.CopyN(io.Discard, resp.Body, 4<<10)
+	resp.Body.Close()
 }

@@ -419,20 +419,11 @@ func (f *HTTPFeed) fetchOnce(ctx context.Context, u *url.URL, wait time.Duration
 	req.Header.Set("Accept", acceptBatch)
 	req.Header.Set("Accept-Encoding", "gzip") // bounded below, as in fetchOnce
 	req.Header.Set("User-Agent", userAgent)
-	resp, err := p.client.Do(req)
+	resp, err := p.do(ctx, req, u)
 	if err != nil {
-		switch {
-		case ctx.Err() != nil:
-			return nil, ctx.Err()
-		case errors.Is(err, ErrCrossOrigin), errors.Is(err, ErrTooManyRedirects):
-			return nil, fmt.Errorf("poller: GET %s: %w", u.Redacted(), unwrapURLError(err))
-		}
-		return nil, &retryable{err: err}
+		return nil, err
 	}
-	defer func() {
-		io.CopyN(io.Discard, resp.Body, 4<<10)
-		resp.Body.Close()
-	}()
+	defer drain(resp)
 	switch code := resp.StatusCode; {
 	case code == http.StatusOK:
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
