@@ -107,40 +107,12 @@ func (f *HTTPFeed) Stats() Stats { return f.p.Stats() }
 // Sync applies every event the endpoint has past the checkpoint and
 // returns when an answer is empty (the end of the feed). Errors are
 // retried or returned as for Poller.Sync.
-func (f *HTTPFeed) Sync(ctx context.Context) error {
-	p := f.p
-	if !p.running.CompareAndSwap(false, true) {
-		return ErrBusy
-	}
-	defer p.running.Store(false)
-	defer p.closeIdle()
-	s, err := p.begin(ctx)
-	if err == nil {
-		err = f.catchUp(ctx, s)
-	}
-	if err != nil && ctx.Err() == nil {
-		p.noteError(err, "sync failed")
-	}
-	return err
-}
+func (f *HTTPFeed) Sync(ctx context.Context) error { return f.p.syncWith(ctx, f.catchUp) }
 
 // Run catches up like Sync, then long-polls the endpoint (timeout =
 // Config.Wait) and applies events as they come, until ctx ends (nil) or
 // an error that retrying cannot cure.
-func (f *HTTPFeed) Run(ctx context.Context) error {
-	p := f.p
-	if !p.running.CompareAndSwap(false, true) {
-		return ErrBusy
-	}
-	defer p.running.Store(false)
-	defer p.closeIdle()
-	err := f.run(ctx)
-	if ctx.Err() != nil && (err == nil || errors.Is(err, ctx.Err())) {
-		return nil
-	}
-	p.noteError(err, "run failed")
-	return err
-}
+func (f *HTTPFeed) Run(ctx context.Context) error { return f.p.runWith(ctx, f.run) }
 
 func (f *HTTPFeed) run(ctx context.Context) error {
 	p := f.p

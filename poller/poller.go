@@ -434,6 +434,16 @@ func (p *Poller) noteError(err error, msg string, attrs ...any) {
 // which case Sync returns ctx's error. Other errors are returned at once:
 // see the package documentation for which.
 func (p *Poller) Sync(ctx context.Context) error {
+	return p.syncWith(ctx, func(ctx context.Context, s *session) error {
+		_, err := p.catchUp(ctx, s, s.startURL(p))
+		return err
+	})
+}
+
+// syncWith is a Sync, of an Atom feed or an http-feed, whose catch-up from
+// the session begun is catchUp: one at a time, its error counted and
+// logged at Debug only, since the caller gets it (and would print it).
+func (p *Poller) syncWith(ctx context.Context, catchUp func(context.Context, *session) error) error {
 	if !p.running.CompareAndSwap(false, true) {
 		return ErrBusy
 	}
@@ -441,7 +451,7 @@ func (p *Poller) Sync(ctx context.Context) error {
 	defer p.closeIdle()
 	s, err := p.begin(ctx)
 	if err == nil {
-		_, err = p.catchUp(ctx, s, s.startURL(p))
+		err = catchUp(ctx, s)
 	}
 	if err != nil && ctx.Err() == nil {
 		p.noteFinal(err, "sync failed")
@@ -455,13 +465,18 @@ func (p *Poller) Sync(ctx context.Context) error {
 // appear. It returns nil when ctx ends, and
 // the error otherwise: only errors that retrying cannot cure end it (see
 // the package documentation), such as eventfeed.ErrCheckpointLost.
-func (p *Poller) Run(ctx context.Context) error {
+func (p *Poller) Run(ctx context.Context) error { return p.runWith(ctx, p.run) }
+
+// runWith is a Run, of an Atom feed or an http-feed, that follows it with
+// run: one at a time, nil when ctx ends, else run's error, counted and
+// logged at Debug only, since the caller gets it.
+func (p *Poller) runWith(ctx context.Context, run func(context.Context) error) error {
 	if !p.running.CompareAndSwap(false, true) {
 		return ErrBusy
 	}
 	defer p.running.Store(false)
 	defer p.closeIdle()
-	err := p.run(ctx)
+	err := run(ctx)
 	if ctx.Err() != nil && (err == nil || errors.Is(err, ctx.Err())) {
 		return nil
 	}
