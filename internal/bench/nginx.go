@@ -22,12 +22,11 @@ type nginx struct {
 	done chan struct{}
 }
 
-// nginxConf is the configuration: one worker, no access log, keep-alive
-// without a request limit, static files with nginx's own ETag
-// ("mtime-size" in hex) and Last-Modified. Every path nginx writes is in
-// the scratch directory, so that it runs without touching the system's
-// nginx.
-const nginxConf = `%s
+// nginxMain is what every configuration here begins with, as a format:
+// %[1]s the user directive, %[2]s the scratch directory. One worker, no
+// access log, every path nginx writes in the scratch directory, so that it
+// runs without touching the system's nginx. The http block stays open.
+const nginxMain = `%s
 worker_processes 1;
 daemon off;
 pid %[2]s/nginx.pid;
@@ -40,7 +39,14 @@ http {
     fastcgi_temp_path %[2]s/tmp/fastcgi;
     uwsgi_temp_path %[2]s/tmp/uwsgi;
     scgi_temp_path %[2]s/tmp/scgi;
-    default_type application/atom+xml;
+`
+
+// nginxConf is the configuration: one worker, no access log, keep-alive
+// without a request limit, static files with nginx's own ETag
+// ("mtime-size" in hex) and Last-Modified. Every path nginx writes is in
+// the scratch directory, so that it runs without touching the system's
+// nginx.
+const nginxConf = nginxMain + `    default_type application/atom+xml;
     types { }
     sendfile on;
     tcp_nopush on;
@@ -88,20 +94,7 @@ func rootUser() string {
 // nginxProxyConf is the main configuration around a site configuration
 // such as examples/nginx/eventfeed.conf: one worker, no access log, every
 // path nginx writes in the scratch directory.
-const nginxProxyConf = `%s
-worker_processes 1;
-daemon off;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path %[2]s/tmp/body;
-    proxy_temp_path %[2]s/tmp/proxy;
-    fastcgi_temp_path %[2]s/tmp/fastcgi;
-    uwsgi_temp_path %[2]s/tmp/uwsgi;
-    scgi_temp_path %[2]s/tmp/scgi;
-    include %[2]s/site.conf;
+const nginxProxyConf = nginxMain + `    include %[2]s/site.conf;
 }
 `
 
