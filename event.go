@@ -55,7 +55,42 @@ var (
 	ErrCheckpointLost = errors.New("eventfeed: checkpoint lost")
 	// ErrClosed reports use of a store after Close.
 	ErrClosed = errors.New("eventfeed: store closed")
+	// ErrErased reports a subject whose data key was destroyed (see
+	// TypeErased): its events can no longer be read, and no event can be
+	// appended for it.
+	ErrErased = errors.New("eventfeed: subject erased")
+	// ErrEncryption reports an append to an encrypted feed by a Log that
+	// does not encrypt, or the reverse, or an erasure asked of a feed that
+	// is not encrypted. Whether a feed is encrypted is fixed by its first
+	// event, like its page size.
+	ErrEncryption = errors.New("eventfeed: feed's encryption differs")
+	// ErrDecrypt reports sealed data (EncryptedContentType) that does not
+	// open with its subject's key: it was altered, moved from another
+	// event, or the key is not the one it was sealed with. No part of such
+	// data is ever handed on.
+	ErrDecrypt = errors.New("eventfeed: encrypted data fails to open")
 )
+
+// EncryptedContentType is the ContentType of an event of an encrypted feed
+// as the Log stores it and the feed carries it: its Data is a JWE (RFC
+// 7516) in compact serialization, sealed under the key of the event's
+// subject. A consumer that opens it sees the event as it was appended; an
+// Event with this ContentType and no Data is one whose subject was erased
+// (see Erased).
+const EncryptedContentType = "application/jose"
+
+// TypeErased is the type of the tombstone event a Log appends when it
+// erases a subject: the event names the subject and holds no data. A
+// consumer removes what it holds of the subject; every earlier event of
+// the subject stays in the feed, unreadable. Appending an event of this
+// type is reserved to the Log.
+const TypeErased = "eventfeed.erased"
+
+// Erased reports whether e is an event of an erased subject, as a consumer
+// receives it: sealed data whose key was destroyed, handed on with no data.
+func (e *Event) Erased() bool {
+	return e.ContentType == EncryptedContentType && len(e.Data) == 0
+}
 
 // TimePrecision is the precision of an event's Time in every Log and on
 // the wire: a Log truncates the Time it is given to it, so that what a

@@ -30,6 +30,9 @@ type Feed struct {
 	Head uint64
 	// Updated is the Time of the newest event.
 	Updated time.Time
+	// Encrypted reports whether the feed's events are sealed under a key
+	// per subject (see Keyring), fixed with the epoch.
+	Encrypted bool
 }
 
 // A Log stores the events of named feeds, each in a gapless sequence that
@@ -65,6 +68,47 @@ type Log interface {
 	// feed that has no events yet is allowed.
 	Wait(ctx context.Context, feed string, after uint64) (Feed, error)
 }
+
+// A Keyring is a Log that can encrypt feeds for crypto-shredding: a Log
+// opened to encrypt gives each new feed a key per subject, made on the
+// subject's first event and kept in the Log's key table, and stores each
+// event that has a Subject with its Data sealed under that key
+// (ContentType eventfeed.EncryptedContentType, see package seal's format
+// in the wire contract). Events without a Subject are stored in the
+// clear. Read returns events as stored, sealed.
+//
+// Appending to an encrypted feed through a Log that does not encrypt, or
+// the reverse, fails with eventfeed.ErrEncryption; appending for an erased
+// subject fails with eventfeed.ErrErased. Append's idempotency compares
+// the plaintext: a retried append of the same event is no conflict,
+// although its ciphertext would differ.
+type Keyring interface {
+	Log
+
+	// Key returns the data key of subject in feed: ErrKeyNotFound when
+	// the feed has no key for it (it is unknown, not encrypted, or the
+	// subject has no event), eventfeed.ErrErased once it was erased.
+	Key(ctx context.Context, feed, subject string) (Key, error)
+
+	// Erase destroys the data key of subject in feed and appends, in the
+	// same transaction, a tombstone event (Type eventfeed.TypeErased, the
+	// Subject, no Data) so that consumers remove what they hold of it. It
+	// returns the tombstone. Erasing an erased subject again returns the
+	// first tombstone and appends nothing. A feed that is not encrypted is
+	// eventfeed.ErrEncryption; a subject without a key is ErrKeyNotFound
+	// (nothing is appended).
+	Erase(ctx context.Context, feed, subject string) (eventfeed.Event, error)
+}
+
+// Key is the data key of one subject of an encrypted feed.
+type Key struct {
+	Feed, Subject string
+	// Secret is the AES-256 key (32 bytes). Keep it out of logs.
+	Secret []byte
+}
+
+// ErrKeyNotFound reports a subject that has no data key in a feed.
+var ErrKeyNotFound = errors.New("store: no key for this subject")
 
 // Checkpoint is how far a consumer has read one source (a feed URL).
 type Checkpoint struct {

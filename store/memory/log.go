@@ -3,6 +3,7 @@ package memory
 import (
 	"bytes"
 	"context"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/internal/notify"
+	"github.com/eventfeed/eventfeed/internal/seal"
 	"github.com/eventfeed/eventfeed/store"
 )
 
@@ -21,18 +23,30 @@ type Options struct {
 	// stored. Zero or less means store.DefaultPageSize; more than
 	// store.MaxPageSize means store.MaxPageSize.
 	PageSize int
+	// Encrypt makes the feeds this Log creates encrypted (see
+	// store.Keyring).
+	Encrypt bool
 }
 
 // Log is a store.Log kept in memory. Its zero value is not usable; call
 // NewLog.
 type Log struct {
 	pageSize int
+	encrypt  bool
 	closed   atomic.Bool
 	heads    notify.Heads
 
 	mu    sync.RWMutex
 	feeds map[string][]eventfeed.Event // feed name → events, feeds[f][i].Seq == i+1
 	ids   map[string]position          // event ID → where it is stored
+	keys  map[string]*subjectKey       // seal.KeyAAD(feed, subject) → its key
+}
+
+// subjectKey is a subject's data key, or its tombstone once erased.
+type subjectKey struct {
+	secret []byte
+	aead   cipher.AEAD
+	erased position // the tombstone, once erased (secret and aead nil)
 }
 
 type position struct {
@@ -40,7 +54,7 @@ type position struct {
 	seq  uint64
 }
 
-var _ store.Log = (*Log)(nil)
+var _ store.Keyring = (*Log)(nil)
 
 // NewLog returns an empty Log.
 func NewLog(opt Options) *Log {
@@ -53,8 +67,10 @@ func NewLog(opt Options) *Log {
 	}
 	return &Log{
 		pageSize: size,
+		encrypt:  opt.Encrypt,
 		feeds:    make(map[string][]eventfeed.Event),
 		ids:      make(map[string]position),
+		keys:     make(map[string]*subjectKey),
 	}
 }
 
@@ -68,6 +84,9 @@ func (l *Log) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfee
 		if err := events[i].Validate(); err != nil {
 			return nil, fmt.Errorf("memory: append event %d: %w", i, err)
 		}
+		if err := seal.CheckType(&events[i]); err != nil {
+			return nil, fmt.Errorf("memory: append event %d: %w", i, err)
+		}
 	}
 	if len(events) == 0 {
 		return nil, nil
@@ -75,10 +94,53 @@ func (l *Log) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfee
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.append(events, nil)
+}
+
+// append appends events with l.mu held. newKeys, when not nil, holds the
+// keys made in this call, and is where they are left for the caller.
+func (l *Log) append(events []eventfeed.Event, newKeys map[string]*subjectKey) ([]eventfeed.Event, error) {
 	if l.closed.Load() {
 		return nil, eventfeed.ErrClosed
 	}
 	now := time.Now().UTC()
+	encrypted := make(map[string]bool) // feed → whether it is encrypted
+	isEncrypted := func(feed string) bool {
+		enc, ok := encrypted[feed]
+		if !ok {
+			if f, exists := l.heads.Get(feed); exists {
+				enc = f.Encrypted
+			} else {
+				enc = l.encrypt
+			}
+			encrypted[feed] = enc
+		}
+		return enc
+	}
+	// key returns the key of e's subject, making it when it has none.
+	key := func(e *eventfeed.Event) (*subjectKey, error) {
+		k := seal.KeyAAD(e.Feed, e.Subject)
+		if sk, ok := l.keys[k]; ok {
+			if sk.aead == nil {
+				return nil, fmt.Errorf("memory: append %s: subject %q of feed %s: %w", e.ID, e.Subject, e.Feed, eventfeed.ErrErased)
+			}
+			return sk, nil
+		}
+		if sk, ok := newKeys[k]; ok {
+			return sk, nil
+		}
+		secret := seal.NewKey()
+		aead, err := seal.NewAEAD(secret)
+		if err != nil {
+			return nil, err
+		}
+		if newKeys == nil {
+			newKeys = make(map[string]*subjectKey)
+		}
+		sk := &subjectKey{secret: secret, aead: aead}
+		newKeys[k] = sk
+		return sk, nil
+	}
 	out := make([]eventfeed.Event, len(events))
 	var (
 		fresh   []int             // indexes into out of the events to store
@@ -87,9 +149,26 @@ func (l *Log) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfee
 	)
 	for i := range events {
 		e := &events[i]
+		if isEncrypted(e.Feed) != l.encrypt {
+			if l.encrypt {
+				return nil, fmt.Errorf("memory: append %s: feed %s is not encrypted, and this Log encrypts: %w", e.ID, e.Feed, eventfeed.ErrEncryption)
+			}
+			return nil, fmt.Errorf("memory: append %s: feed %s is encrypted, and this Log does not encrypt: %w", e.ID, e.Feed, eventfeed.ErrEncryption)
+		}
+		var sk *subjectKey
+		if l.encrypt && e.Subject != "" && e.Type != eventfeed.TypeErased {
+			var err error
+			if sk, err = key(e); err != nil {
+				return nil, err
+			}
+		}
 		if pos, ok := l.ids[e.ID]; ok {
 			stored := &l.feeds[pos.feed][pos.seq-1]
-			if !e.SameContent(stored) {
+			same := e.SameContent(stored)
+			if sk != nil {
+				same = stored.ContentType == eventfeed.EncryptedContentType && seal.SameContent(sk.aead, e, stored)
+			}
+			if !same {
 				return nil, fmt.Errorf("memory: append %s: %w (stored in %s at %d)", e.ID, eventfeed.ErrConflict, pos.feed, pos.seq)
 			}
 			out[i] = clone(*stored)
@@ -118,11 +197,17 @@ func (l *Log) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfee
 			ev.Time = now
 		}
 		ev.Time = ev.Time.UTC().Truncate(eventfeed.TimePrecision)
+		if sk != nil {
+			ev.Data, ev.ContentType = seal.Seal(sk.aead, &ev), eventfeed.EncryptedContentType
+		}
 		out[i] = ev
 		fresh = append(fresh, i)
 	}
 
 	// Nothing can fail from here on: store what is new, then publish heads.
+	for k, sk := range newKeys {
+		l.keys[k] = sk
+	}
 	for _, i := range fresh {
 		ev := out[i]
 		l.feeds[ev.Feed] = append(l.feeds[ev.Feed], clone(ev))
@@ -132,13 +217,69 @@ func (l *Log) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfee
 		evs := l.feeds[name]
 		f, ok := l.heads.Get(name)
 		if !ok {
-			f = store.Feed{Name: name, Epoch: newEpoch(), PageSize: l.pageSize}
+			f = store.Feed{Name: name, Epoch: newEpoch(), PageSize: l.pageSize, Encrypted: l.encrypt}
 		}
 		f.Head = uint64(len(evs))
 		f.Updated = evs[len(evs)-1].Time
 		l.heads.Set(f)
 	}
 	return out, nil
+}
+
+// Key returns the data key of subject in feed, as store.Keyring.Key
+// describes.
+func (l *Log) Key(ctx context.Context, feed, subject string) (store.Key, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Key{}, err
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed.Load() {
+		return store.Key{}, eventfeed.ErrClosed
+	}
+	sk, ok := l.keys[seal.KeyAAD(feed, subject)]
+	switch {
+	case !ok:
+		return store.Key{}, fmt.Errorf("memory: key of %q in feed %s: %w", subject, feed, store.ErrKeyNotFound)
+	case sk.aead == nil:
+		return store.Key{}, fmt.Errorf("memory: key of %q in feed %s: %w", subject, feed, eventfeed.ErrErased)
+	}
+	return store.Key{Feed: feed, Subject: subject, Secret: bytes.Clone(sk.secret)}, nil
+}
+
+// Erase destroys the data key of subject in feed and appends its
+// tombstone, as store.Keyring.Erase describes.
+func (l *Log) Erase(ctx context.Context, feed, subject string) (eventfeed.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return eventfeed.Event{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Load() {
+		return eventfeed.Event{}, eventfeed.ErrClosed
+	}
+	f, ok := l.heads.Get(feed)
+	switch {
+	case !ok:
+		return eventfeed.Event{}, fmt.Errorf("memory: erase %q: %w", feed, eventfeed.ErrFeedNotFound)
+	case !f.Encrypted:
+		return eventfeed.Event{}, fmt.Errorf("memory: erase %q from feed %s: the feed is not encrypted: %w", subject, feed, eventfeed.ErrEncryption)
+	}
+	k := seal.KeyAAD(feed, subject)
+	sk, ok := l.keys[k]
+	switch {
+	case !ok:
+		return eventfeed.Event{}, fmt.Errorf("memory: erase %q from feed %s: %w", subject, feed, store.ErrKeyNotFound)
+	case sk.aead == nil:
+		return clone(l.feeds[sk.erased.feed][sk.erased.seq-1]), nil
+	}
+	out, err := l.append([]eventfeed.Event{seal.Tombstone(feed, subject)}, nil)
+	if err != nil {
+		return eventfeed.Event{}, err
+	}
+	clear(sk.secret)
+	*sk = subjectKey{erased: position{feed, out[0].Seq}}
+	return out[0], nil
 }
 
 // Read returns the events of feed with from <= Seq <= to.
@@ -206,7 +347,7 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.heads.Close()
-	l.feeds, l.ids = nil, nil
+	l.feeds, l.ids, l.keys = nil, nil, nil
 	return nil
 }
 

@@ -1,0 +1,269 @@
+// Package seal encrypts event data for crypto-shredding: each subject of
+// an encrypted feed has its own random data key, and an event's Data is
+// sealed under it as a JWE (RFC 7516) in compact serialization, with
+// direct encryption ("alg":"dir") and AES-256-GCM ("enc":"A256GCM").
+// Destroying a subject's key makes every sealed copy of its data, in the
+// log, in cached pages and in backups, unreadable.
+//
+// JWE rather than an own format: a consumer in any language decrypts an
+// event with its JOSE library and the key the publisher serves as a JWK
+// (RFC 7517). The protected header, which is the AEAD's additional
+// authenticated data, names the plaintext's media type ("cty"), the key
+// ("kid", the subject) and the event ("eid", its ID): ciphertext moved to
+// another event, or to another subject, fails to open.
+package seal
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/internal/uuid"
+)
+
+// KeySize is the size of a data key and of a key-encryption key: 32 bytes,
+// for AES-256.
+const KeySize = 32
+
+// nonceSize is AES-GCM's standard nonce size (96 bits), which JWE's
+// A256GCM requires.
+const nonceSize = 12
+
+var b64 = base64.RawURLEncoding
+
+// Header is a sealed event's JWE protected header.
+type Header struct {
+	Alg string `json:"alg"`           // always "dir"
+	Enc string `json:"enc"`           // always "A256GCM"
+	Cty string `json:"cty,omitempty"` // the plaintext's media type
+	Kid string `json:"kid"`           // the key's ID: the event's subject
+	EID string `json:"eid"`           // the event's ID
+}
+
+// NewKey returns a new random data key.
+func NewKey() []byte {
+	k := make([]byte, KeySize)
+	rand.Read(k) // never fails (crypto/rand, Go 1.24+)
+	return k
+}
+
+// NewAEAD returns the AES-256-GCM AEAD of key, which must be KeySize bytes.
+func NewAEAD(key []byte) (cipher.AEAD, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("seal: key is %d bytes, want %d", len(key), KeySize)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// Seal returns ev's Data sealed under aead, the key of ev.Subject, as a
+// JWE compact serialization. ev's media type goes into the header.
+func Seal(aead cipher.AEAD, ev *eventfeed.Event) []byte {
+	hdr, err := json.Marshal(Header{Alg: "dir", Enc: "A256GCM", Cty: ev.MediaType(), Kid: ev.Subject, EID: ev.ID})
+	if err != nil {
+		panic(err) // strings only: cannot fail
+	}
+	var nonce [nonceSize]byte
+	rand.Read(nonce[:])
+	// BASE64URL(header) "." "" "." BASE64URL(iv) "." BASE64URL(ciphertext) "." BASE64URL(tag)
+	ehdr := b64.EncodedLen(len(hdr))
+	n := ehdr + 2 + b64.EncodedLen(nonceSize) + 1 + b64.EncodedLen(len(ev.Data)) + 1 + b64.EncodedLen(aead.Overhead())
+	out := make([]byte, n)
+	b64.Encode(out, hdr)
+	aad := out[:ehdr]
+	i := ehdr
+	out[i], out[i+1] = '.', '.'
+	i += 2
+	b64.Encode(out[i:], nonce[:])
+	i += b64.EncodedLen(nonceSize)
+	out[i] = '.'
+	i++
+	sealed := aead.Seal(nil, nonce[:], ev.Data, aad)
+	ct, tag := sealed[:len(ev.Data)], sealed[len(ev.Data):]
+	b64.Encode(out[i:], ct)
+	i += b64.EncodedLen(len(ct))
+	out[i] = '.'
+	i++
+	b64.Encode(out[i:], tag)
+	return out
+}
+
+// ErrMalformed reports data that is not a JWE compact serialization of the
+// form Seal writes. It wraps eventfeed.ErrDecrypt.
+var ErrMalformed = fmt.Errorf("%w: not a sealed event (JWE compact, dir, A256GCM)", eventfeed.ErrDecrypt)
+
+// ParseHeader returns the protected header of sealed, checked to be one
+// Seal writes.
+func ParseHeader(sealed []byte) (Header, error) {
+	dot := bytes.IndexByte(sealed, '.')
+	if dot < 0 {
+		return Header{}, ErrMalformed
+	}
+	raw := make([]byte, b64.DecodedLen(dot))
+	n, err := b64.Decode(raw, sealed[:dot])
+	if err != nil {
+		return Header{}, fmt.Errorf("%w: header: %v", ErrMalformed, err)
+	}
+	var h Header
+	if err := json.Unmarshal(raw[:n], &h); err != nil {
+		return Header{}, fmt.Errorf("%w: header: %v", ErrMalformed, err)
+	}
+	if h.Alg != "dir" || h.Enc != "A256GCM" {
+		return Header{}, fmt.Errorf("%w: alg %q enc %q", ErrMalformed, h.Alg, h.Enc)
+	}
+	return h, nil
+}
+
+// Open returns the plaintext of sealed, an event sealed by Seal, and its
+// header. id and subject are the event's ID and subject as the feed gives
+// them; a header naming others, or ciphertext that fails authentication
+// under aead, is an error wrapping eventfeed.ErrDecrypt: never plaintext
+// that was not sealed for this event.
+func Open(aead cipher.AEAD, sealed []byte, id, subject string) ([]byte, Header, error) {
+	parts := bytes.Split(sealed, []byte("."))
+	if len(parts) != 5 || len(parts[1]) != 0 {
+		return nil, Header{}, ErrMalformed
+	}
+	h, err := ParseHeader(sealed)
+	if err != nil {
+		return nil, Header{}, err
+	}
+	if h.EID != id || h.Kid != subject {
+		return nil, h, fmt.Errorf("%w: sealed for event %q of subject %q, found in event %q of subject %q",
+			eventfeed.ErrDecrypt, h.EID, h.Kid, id, subject)
+	}
+	nonce, err1 := b64.AppendDecode(nil, parts[2])
+	ct, err2 := b64.AppendDecode(make([]byte, 0, b64.DecodedLen(len(parts[3])+len(parts[4]))+3), parts[3])
+	n := len(ct)
+	ct, err3 := b64.AppendDecode(ct, parts[4]) // ciphertext then tag, as cipher.AEAD wants them
+	if err := errors.Join(err1, err2, err3); err != nil || len(nonce) != aead.NonceSize() || len(ct)-n != aead.Overhead() {
+		return nil, h, ErrMalformed
+	}
+	plain, err := aead.Open(ct[:0], nonce, ct, parts[0])
+	if err != nil {
+		return nil, h, fmt.Errorf("%w: event %s: %v", eventfeed.ErrDecrypt, id, err)
+	}
+	return plain, h, nil
+}
+
+// JWK is a data key as the publisher serves it: a JSON Web Key (RFC 7517)
+// of key type "oct" (RFC 7518 §6.4).
+type JWK struct {
+	Kty string `json:"kty"` // "oct"
+	Alg string `json:"alg"` // "A256GCM"
+	Kid string `json:"kid"` // the subject
+	K   string `json:"k"`   // the key, base64url without padding
+}
+
+// MarshalJWK returns key, the data key of subject, as a JWK document.
+func MarshalJWK(subject string, key []byte) []byte {
+	b, err := json.Marshal(JWK{Kty: "oct", Alg: "A256GCM", Kid: subject, K: b64.EncodeToString(key)})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// ParseJWK returns the key of a JWK document written by MarshalJWK, or by
+// any JOSE library for a 256-bit "oct" key, and its kid.
+func ParseJWK(doc []byte) (key []byte, kid string, err error) {
+	var j JWK
+	if err := json.Unmarshal(doc, &j); err != nil {
+		return nil, "", fmt.Errorf("seal: key document: %w", err)
+	}
+	if j.Kty != "oct" || (j.Alg != "" && j.Alg != "A256GCM") {
+		return nil, "", fmt.Errorf("seal: key document has kty %q alg %q, want oct A256GCM", j.Kty, j.Alg)
+	}
+	key, err = b64.DecodeString(j.K)
+	if err != nil || len(key) != KeySize {
+		return nil, "", fmt.Errorf("seal: key document's k is not a base64url %d-byte key", KeySize)
+	}
+	return key, j.Kid, nil
+}
+
+// Wrap encrypts a data key under a key-encryption key (AES-256-GCM, random
+// nonce), bound to aad (the feed and subject it belongs to), for storage.
+// A nil kek returns key unchanged.
+func Wrap(kek cipher.AEAD, key []byte, aad string) []byte {
+	if kek == nil {
+		return key
+	}
+	nonce := make([]byte, kek.NonceSize(), kek.NonceSize()+len(key)+kek.Overhead())
+	rand.Read(nonce)
+	return kek.Seal(nonce, nonce, key, []byte(aad))
+}
+
+// ErrWrongKEK reports a stored data key that the key-encryption key given
+// does not unwrap: the log was opened with another key-encryption key, or
+// none where one was used.
+var ErrWrongKEK = errors.New("seal: stored data key does not open with this key-encryption key")
+
+// Unwrap reverses Wrap.
+func Unwrap(kek cipher.AEAD, stored []byte, aad string) ([]byte, error) {
+	if kek == nil {
+		if len(stored) != KeySize {
+			return nil, ErrWrongKEK
+		}
+		return stored, nil
+	}
+	n := kek.NonceSize()
+	if len(stored) < n {
+		return nil, ErrWrongKEK
+	}
+	key, err := kek.Open(nil, stored[:n], stored[n:], []byte(aad))
+	if err != nil || len(key) != KeySize {
+		return nil, ErrWrongKEK
+	}
+	return key, nil
+}
+
+// KeyAAD is the additional data binding a wrapped key to its feed and
+// subject.
+func KeyAAD(feed, subject string) string { return feed + "\x00" + subject }
+
+// SameContent reports whether plain, an event given to Append, is stored
+// as stored, a sealed event: what Event.SameContent decides for events
+// stored in the clear.
+func SameContent(aead cipher.AEAD, plain, stored *eventfeed.Event) bool {
+	data, h, err := Open(aead, stored.Data, stored.ID, stored.Subject)
+	if err != nil {
+		return false
+	}
+	s := *stored
+	s.Data, s.ContentType = data, h.Cty
+	return plain.SameContent(&s)
+}
+
+// tombstoneNS is the name space of tombstone IDs: a version 5 UUID of the
+// feed and subject, so that every Log, and a retried Erase, gives one
+// subject's tombstone one ID.
+var tombstoneNS = [16]byte{0x6e, 0x0f, 0x4b, 0x7a, 0x3c, 0x51, 0x4d, 0x2e, 0x9a, 0x1b, 0x55, 0x0c, 0x8e, 0x27, 0xd4, 0x91}
+
+// Tombstone returns the tombstone event that erases subject from feed.
+// The Log gives it its Seq and Time.
+func Tombstone(feed, subject string) eventfeed.Event {
+	return eventfeed.Event{
+		Feed:    feed,
+		ID:      uuid.NameURN(tombstoneNS, KeyAAD(feed, subject)),
+		Type:    eventfeed.TypeErased,
+		Subject: subject,
+	}
+}
+
+// CheckType refuses an event of the type reserved to tombstones, which
+// only Erase appends.
+func CheckType(ev *eventfeed.Event) error {
+	if ev.Type == eventfeed.TypeErased {
+		return fmt.Errorf("%w: type %s is reserved to the tombstones a Log appends when it erases a subject", eventfeed.ErrInvalidEvent, ev.Type)
+	}
+	return nil
+}
