@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/cipher"
 	"database/sql"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -26,9 +28,17 @@ import (
 // so that no earlier copy of the page stays in the -wal file either.
 
 const (
-	keyRowQuery    = `SELECT secret, erased FROM eventfeed_keys WHERE feed = ? AND subject = ?`
-	insertKeyQuery = `INSERT INTO eventfeed_keys (feed, subject, secret) VALUES (?, ?, ?)`
-	eraseKeyQuery  = `UPDATE eventfeed_keys SET secret = NULL, erased = ? WHERE feed = ? AND subject = ?`
+	keyRowQuery = `SELECT secret, erased FROM eventfeed_keys WHERE feed = ? AND subject = ?`
+	// keyRowsQuery reads the keys of a JSON array of [feed, subject]
+	// pairs; CROSS JOIN makes SQLite look each pair up in the table's
+	// key, never scan the table.
+	keyRowsQuery = `SELECT k.feed, k.subject, k.secret, k.erased
+		FROM json_each(?) AS j CROSS JOIN eventfeed_keys AS k ON k.feed = j.value ->> 0 AND k.subject = j.value ->> 1`
+	// insertKeysQuery stores the keys of a JSON array of [feed, subject,
+	// stored key in hex] triples.
+	insertKeysQuery = `INSERT INTO eventfeed_keys (feed, subject, secret)
+		SELECT value ->> 0, value ->> 1, unhex(value ->> 2) FROM json_each(?)`
+	eraseKeyQuery = `UPDATE eventfeed_keys SET secret = NULL, erased = ? WHERE feed = ? AND subject = ?`
 	// checkpointQuery copies the WAL into the database and truncates it,
 	// waiting (up to the busy timeout) for readers of older snapshots.
 	checkpointQuery = `PRAGMA wal_checkpoint(TRUNCATE)`
@@ -40,46 +50,85 @@ const (
 // nothing more) once the readers are done.
 var ErrWALBusy = errors.New("sqlite: the WAL could not be truncated: readers are busy")
 
-// keyCache holds the keys an append call used, by seal.KeyAAD.
-type keyCache map[string]cipher.AEAD
-
-// subjectKey returns the AEAD of e's subject in its (encrypted) feed,
-// making the key when the subject has none. keys holds those of the call.
-func (l *Log) subjectKey(ctx context.Context, st stmts, keys *keyCache, e *eventfeed.Event) (cipher.AEAD, error) {
-	aad := seal.KeyAAD(e.Feed, e.Subject)
-	if aead, ok := (*keys)[aad]; ok {
-		return aead, nil
+// subjectKeys returns the AEADs of the subjects of events, which are to be
+// sealed, by seal.KeyAAD, making the keys of subjects that have none. It
+// reads and writes the key table in a statement each, whatever the number
+// of events: a statement costs more than sealing an event.
+func (l *Log) subjectKeys(ctx context.Context, st stmts, events []*eventfeed.Event) (map[string]cipher.AEAD, error) {
+	if len(events) == 0 {
+		return nil, nil
 	}
-	var (
-		stored []byte
-		erased sql.NullInt64
-		secret []byte
-	)
-	err := st.keyRow.QueryRowContext(ctx, e.Feed, e.Subject).Scan(&stored, &erased)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		secret = seal.NewKey()
-		if _, err := st.insertKey.ExecContext(ctx, e.Feed, e.Subject, seal.Wrap(l.kek, secret, aad)); err != nil {
-			return nil, l.fail(ctx, "append", err)
-		}
-	case err != nil:
-		return nil, l.fail(ctx, "append", err)
-	case erased.Valid:
-		return nil, fmt.Errorf("sqlite: append %s: subject %q of feed %s: %w", e.ID, e.Subject, e.Feed, eventfeed.ErrErased)
-	default:
-		if secret, err = seal.Unwrap(l.kek, stored, aad); err != nil {
-			return nil, fmt.Errorf("sqlite: append %s: key of %q in feed %s: %w", e.ID, e.Subject, e.Feed, err)
+	first := make(map[string]*eventfeed.Event, len(events)) // by seal.KeyAAD
+	var pairs [][2]string
+	for _, e := range events {
+		aad := seal.KeyAAD(e.Feed, e.Subject)
+		if _, ok := first[aad]; !ok {
+			first[aad] = e
+			pairs = append(pairs, [2]string{e.Feed, e.Subject})
 		}
 	}
-	aead, err := seal.NewAEAD(secret)
+	arg, err := json.Marshal(pairs)
 	if err != nil {
 		return nil, err
 	}
-	if *keys == nil {
-		*keys = make(keyCache)
+	keys := make(map[string]cipher.AEAD, len(pairs))
+	rows, err := st.keyRows.QueryContext(ctx, arg)
+	if err != nil {
+		return nil, l.fail(ctx, "append", err)
 	}
-	(*keys)[aad] = aead
-	return aead, nil
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			feed, subject string
+			stored        []byte
+			erased        sql.NullInt64
+		)
+		if err := rows.Scan(&feed, &subject, &stored, &erased); err != nil {
+			return nil, l.fail(ctx, "append", err)
+		}
+		aad := seal.KeyAAD(feed, subject)
+		e := first[aad]
+		if e == nil {
+			return nil, fmt.Errorf("sqlite: append: key table answered for %q in feed %s, not asked for", subject, feed)
+		}
+		if erased.Valid {
+			return nil, fmt.Errorf("sqlite: append %s: subject %q of feed %s: %w", e.ID, e.Subject, e.Feed, eventfeed.ErrErased)
+		}
+		secret, err := seal.Unwrap(l.kek, stored, aad)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: append %s: key of %q in feed %s: %w", e.ID, e.Subject, e.Feed, err)
+		}
+		if keys[aad], err = seal.NewAEAD(secret); err != nil {
+			return nil, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, l.fail(ctx, "append", err)
+	}
+	rows.Close()
+
+	var fresh [][3]string // feed, subject, stored key in hex
+	for _, p := range pairs {
+		aad := seal.KeyAAD(p[0], p[1])
+		if keys[aad] != nil {
+			continue
+		}
+		secret := seal.NewKey()
+		if keys[aad], err = seal.NewAEAD(secret); err != nil {
+			return nil, err
+		}
+		fresh = append(fresh, [3]string{p[0], p[1], hex.EncodeToString(seal.Wrap(l.kek, secret, aad))})
+	}
+	if len(fresh) > 0 {
+		arg, err := json.Marshal(fresh)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := st.insertKeys.ExecContext(ctx, arg); err != nil {
+			return nil, l.fail(ctx, "append", err)
+		}
+	}
+	return keys, nil
 }
 
 // encryptionError is the error of appending e to f through a Log whose
@@ -180,7 +229,7 @@ func (l *Log) erase(ctx context.Context, tx *sql.Tx, feed, subject string) (even
 		stored []byte
 		erased sql.NullInt64
 	)
-	err = st.keyRow.QueryRowContext(ctx, feed, subject).Scan(&stored, &erased)
+	err = tx.StmtContext(ctx, l.keyRow).QueryRowContext(ctx, feed, subject).Scan(&stored, &erased)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return eventfeed.Event{}, nil, fmt.Errorf("sqlite: erase %q from feed %s: %w", subject, feed, store.ErrKeyNotFound)

@@ -80,7 +80,7 @@ type Log struct {
 	stmts                                       []*sql.Stmt
 	insert, byID, feedRow, upsertFeed, readStmt *sql.Stmt
 	probe, savepointStmt, releaseStmt           *sql.Stmt // for AppendTx
-	keyRow, insertKey, eraseKey, checkpointStmt *sql.Stmt // see keys.go
+	keyRow, keyRows, insertKeys, eraseKey       *sql.Stmt // see keys.go
 
 	// The watcher notices commits by other connections: see watch.
 	watcher     *sql.Conn
@@ -191,14 +191,14 @@ func (l *Log) init(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	stmts, err := prepare(ctx, l.db, insertQuery, byIDQuery, feedRowQuery, upsertFeedQuery, readQuery, probeQuery, savepointQuery, releaseQuery,
-		keyRowQuery, insertKeyQuery, eraseKeyQuery, checkpointQuery)
+		keyRowQuery, keyRowsQuery, insertKeysQuery, eraseKeyQuery)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
 	}
 	l.stmts = stmts
 	l.insert, l.byID, l.feedRow, l.upsertFeed, l.readStmt = stmts[0], stmts[1], stmts[2], stmts[3], stmts[4]
 	l.probe, l.savepointStmt, l.releaseStmt = stmts[5], stmts[6], stmts[7]
-	l.keyRow, l.insertKey, l.eraseKey, l.checkpointStmt = stmts[8], stmts[9], stmts[10], stmts[11]
+	l.keyRow, l.keyRows, l.insertKeys, l.eraseKey = stmts[8], stmts[9], stmts[10], stmts[11]
 
 	if l.writer, err = writer(ctx, l.db); err != nil {
 		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
@@ -421,29 +421,29 @@ func (l *Log) txStmts(ctx context.Context, tx *sql.Tx) (st stmts, savepoint, rel
 	if err == nil {
 		all := []*sql.Stmt{
 			tx.StmtContext(ctx, l.insert), tx.StmtContext(ctx, l.byID), tx.StmtContext(ctx, l.feedRow),
-			tx.StmtContext(ctx, l.upsertFeed), tx.StmtContext(ctx, l.keyRow), tx.StmtContext(ctx, l.insertKey),
+			tx.StmtContext(ctx, l.upsertFeed), tx.StmtContext(ctx, l.keyRows), tx.StmtContext(ctx, l.insertKeys),
 			tx.StmtContext(ctx, l.savepointStmt), tx.StmtContext(ctx, l.releaseStmt),
 		}
-		st = stmts{insert: all[0], byID: all[1], feedRow: all[2], upsertFeed: all[3], keyRow: all[4], insertKey: all[5], own: all}
+		st = stmts{insert: all[0], byID: all[1], feedRow: all[2], upsertFeed: all[3], keyRows: all[4], insertKeys: all[5], own: all}
 		return st, all[6], all[7], nil
 	}
 	// Another pool's transaction, or a failing one: prepare on it, which
 	// reports the failure if there is one.
 	var all [8]*sql.Stmt
-	for i, q := range []string{insertQuery, byIDQuery, feedRowQuery, upsertFeedQuery, keyRowQuery, insertKeyQuery, savepointQuery, releaseQuery} {
+	for i, q := range []string{insertQuery, byIDQuery, feedRowQuery, upsertFeedQuery, keyRowsQuery, insertKeysQuery, savepointQuery, releaseQuery} {
 		if all[i], err = tx.PrepareContext(ctx, q); err != nil {
 			closeAll(all[:i])
 			return stmts{}, nil, nil, l.fail(ctx, "append", err)
 		}
 	}
-	st = stmts{insert: all[0], byID: all[1], feedRow: all[2], upsertFeed: all[3], keyRow: all[4], insertKey: all[5], own: all[:]}
+	st = stmts{insert: all[0], byID: all[1], feedRow: all[2], upsertFeed: all[3], keyRows: all[4], insertKeys: all[5], own: all[:]}
 	return st, all[6], all[7], nil
 }
 
 // stmts are the statements an append runs, bound to its transaction.
 type stmts struct {
 	insert, byID, feedRow, upsertFeed *sql.Stmt
-	keyRow, insertKey                 *sql.Stmt
+	keyRows, insertKeys               *sql.Stmt
 	own                               []*sql.Stmt // to close after an AppendTx call
 }
 
@@ -455,8 +455,8 @@ func (l *Log) bind(ctx context.Context, tx *sql.Tx) stmts {
 		byID:       tx.StmtContext(ctx, l.byID),
 		feedRow:    tx.StmtContext(ctx, l.feedRow),
 		upsertFeed: tx.StmtContext(ctx, l.upsertFeed),
-		keyRow:     tx.StmtContext(ctx, l.keyRow),
-		insertKey:  tx.StmtContext(ctx, l.insertKey),
+		keyRows:    tx.StmtContext(ctx, l.keyRows),
+		insertKeys: tx.StmtContext(ctx, l.insertKeys),
 	}
 }
 
@@ -473,7 +473,7 @@ func (l *Log) appendTx(ctx context.Context, st stmts, events []eventfeed.Event) 
 		feeds  []*store.Feed // in the order first met
 		byName = make(map[string]*store.Feed, 1)
 		moved  = make(map[string]bool, 1)
-		keys   keyCache
+		seals  []*eventfeed.Event // the events to seal
 	)
 	for i := range events {
 		e := &events[i]
@@ -491,6 +491,17 @@ func (l *Log) appendTx(ctx context.Context, st stmts, events []eventfeed.Event) 
 		if f.Encrypted != l.encrypt && e.Type != eventfeed.TypeErased {
 			return nil, nil, encryptionError(e, f)
 		}
+		if f.Encrypted && e.Subject != "" && e.Type != eventfeed.TypeErased {
+			seals = append(seals, e)
+		}
+	}
+	keys, err := l.subjectKeys(ctx, st, seals)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range events {
+		e := &events[i]
+		f := byName[e.Feed]
 		ev := *e
 		ev.Seq = f.Head + 1
 		if ev.Time.IsZero() {
@@ -499,10 +510,7 @@ func (l *Log) appendTx(ctx context.Context, st stmts, events []eventfeed.Event) 
 		ev.Time = ev.Time.UTC().Truncate(eventfeed.TimePrecision)
 		var aead cipher.AEAD
 		if f.Encrypted && ev.Subject != "" && ev.Type != eventfeed.TypeErased {
-			var err error
-			if aead, err = l.subjectKey(ctx, st, &keys, e); err != nil {
-				return nil, nil, err
-			}
+			aead = keys[seal.KeyAAD(ev.Feed, ev.Subject)]
 			ev.Data, ev.ContentType = seal.Seal(aead, &ev), eventfeed.EncryptedContentType
 		}
 		res, err := st.insert.ExecContext(ctx, ev.Feed, int64(ev.Seq), ev.ID, ev.Type, ev.Subject, ev.Time.UnixNano(), ev.ContentType, nonNil(ev.Data))
