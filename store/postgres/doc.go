@@ -124,7 +124,11 @@
 // to NULL, keeps the row marked erased so that later appends for the
 // subject fail with eventfeed.ErrErased, and appends the tombstone, in one
 // transaction; appends and Erase of one subject are serialised by an
-// advisory lock. Afterwards Erase runs VACUUM on the keys table (the role
+// advisory lock. A feed's encryption is recorded, committed at once, by
+// the first append to it, even if that append's transaction then rolls
+// back. Two open transactions that append the first events of one
+// subject meet on its new key's row: the second waits for the first to
+// end, as for one event ID. Afterwards Erase runs VACUUM on the keys table (the role
 // must own it; otherwise autovacuum does it later).
 //
 // What PostgreSQL keeps of an erased key, which SQL no longer reads:

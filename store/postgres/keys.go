@@ -17,10 +17,13 @@ import (
 // Encrypted feeds.
 //
 // A feed's encryption is a row of the encryption table, inserted by the
-// first append to the feed, in its transaction: a second transaction
-// appending to the same new feed waits on the row's key for the first to
-// commit, then reads its choice. The sequencer knows nothing of it: the
-// events reach the outbox sealed and travel into the log as they are.
+// first append to the feed in a short transaction of its own, committed at
+// once, not in the append's: a caller's transaction that appends to a new
+// feed must not hold up the others that do (see AppendTx), and the row
+// never changes once written. So the first append to a feed fixes its
+// encryption even if its own transaction then rolls back. The sequencer
+// knows nothing of it: the events reach the outbox sealed and travel into
+// the log as they are.
 //
 // A subject's data key is a row of the keys table, made by the append
 // that first needs it, in its transaction (the caller's, for AppendTx).
@@ -51,7 +54,7 @@ type keySQL struct {
 func newKeySQL(f func(string) string) keySQL {
 	return keySQL{
 		insertModes: f(`INSERT INTO %[1]s.encryption (feed, encrypted) SELECT unnest($1::text[]), $2
-ON CONFLICT (feed) DO NOTHING RETURNING feed`),
+ON CONFLICT (feed) DO NOTHING`),
 		modes:         f(`SELECT feed, encrypted FROM %[1]s.encryption WHERE feed = ANY($1)`),
 		mode:          f(`SELECT encrypted FROM %[1]s.encryption WHERE feed = $1`),
 		lockShared:    `SELECT pg_advisory_xact_lock_shared(k) FROM (SELECT unnest($1::bigint[]) k ORDER BY 1) l`,
@@ -87,7 +90,7 @@ func (l *Log) subjectLock(feed, subject string) int64 {
 func (l *Log) sealEvents(ctx context.Context, tx pgx.Tx, p *pending) error {
 	p.aeads = make([]cipher.AEAD, len(p.events))
 	p.sealed = make([][]byte, len(p.events))
-	modes, err := l.feedModes(ctx, tx, p.events)
+	modes, err := l.feedModes(ctx, p.events)
 	if err != nil {
 		return err
 	}
@@ -133,8 +136,8 @@ func (l *Log) sealEvents(ctx context.Context, tx pgx.Tx, p *pending) error {
 }
 
 // feedModes returns whether each feed of events is encrypted, fixing it
-// to the Log's option for a feed that has no events yet.
-func (l *Log) feedModes(ctx context.Context, tx pgx.Tx, events []eventfeed.Event) (map[string]bool, error) {
+// to the Log's option for a feed that has none yet.
+func (l *Log) feedModes(ctx context.Context, events []eventfeed.Event) (map[string]bool, error) {
 	modes := make(map[string]bool, 1)
 	var unknown []string
 	for i := range events {
@@ -151,18 +154,11 @@ func (l *Log) feedModes(ctx context.Context, tx pgx.Tx, events []eventfeed.Event
 	if len(unknown) == 0 {
 		return modes, nil
 	}
-	// Insert, then read in a statement of its own: under READ COMMITTED
-	// it sees the row of a transaction the insert waited for.
-	inserted := make(map[string]bool)
+	// Insert, then read in a statement of its own, which sees the row of
+	// a transaction the insert waited for; each statement commits on its
+	// own.
 	b := &pgx.Batch{}
-	b.Queue(l.q.insertModes, unknown, l.encrypt).Query(func(rows pgx.Rows) error {
-		var name string
-		_, err := pgx.ForEachRow(rows, []any{&name}, func() error {
-			inserted[name] = true
-			return nil
-		})
-		return err
-	})
+	b.Queue(l.q.insertModes, unknown, l.encrypt)
 	b.Queue(l.q.modes, unknown).Query(func(rows pgx.Rows) error {
 		var (
 			name string
@@ -174,21 +170,15 @@ func (l *Log) feedModes(ctx context.Context, tx pgx.Tx, events []eventfeed.Event
 		})
 		return err
 	})
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	if err := l.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("postgres: append: read the feeds' encryption: %w", err)
 	}
 	for _, name := range unknown {
 		enc, ok := modes[name]
-		switch {
-		case !ok:
-			// Possible only where the transaction's snapshot predates
-			// another's first append (REPEATABLE READ, SERIALIZABLE).
-			return nil, fmt.Errorf("postgres: append to feed %s: its encryption was fixed by a transaction this one cannot see; retry", name)
-		case !inserted[name]:
-			// Committed by another transaction: it is final. A row this
-			// transaction inserted is not, until the caller commits.
-			l.modes.Store(name, enc)
+		if !ok {
+			return nil, fmt.Errorf("postgres: append to feed %s: its encryption is not recorded", name)
 		}
+		l.modes.Store(name, enc)
 	}
 	return modes, nil
 }
@@ -372,10 +362,19 @@ func (l *Log) Erase(ctx context.Context, feed, subject string) (eventfeed.Event,
 		if _, err := tx.Exec(ctx, l.q.lockExclusive, l.subjectLock(feed, subject)); err != nil {
 			return err
 		}
-		var enc bool
+		var (
+			exists, enc bool
+		)
+		if err := tx.QueryRow(ctx, l.q.feedExists, feed).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return fmt.Errorf("postgres: erase %q: %w", feed, eventfeed.ErrFeedNotFound)
+		}
 		switch err := tx.QueryRow(ctx, l.q.mode, feed).Scan(&enc); {
 		case errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("postgres: erase %q: %w", feed, eventfeed.ErrFeedNotFound)
+			// A feed of a log older than encryption, sequenced meanwhile.
+			return fmt.Errorf("postgres: erase %q from feed %s: the feed is not encrypted: %w", subject, feed, eventfeed.ErrEncryption)
 		case err != nil:
 			return err
 		case !enc:
