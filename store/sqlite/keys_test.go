@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/internal/seal"
@@ -232,5 +233,53 @@ func TestAppendTxEncrypted(t *testing.T) {
 	bob := eventfeed.Event{Feed: "people", ID: "p3", Type: "t", Subject: "bob", Data: []byte(`{}`)}
 	if _, err := l.AppendTx(ctx, tx, bob); err != nil {
 		t.Errorf("AppendTx in the same transaction after a refusal: %v", err)
+	}
+}
+
+// TestEraseWALBusy erases while a reader holds a snapshot in the WAL: the
+// key is destroyed, Erase says the WAL still holds its old page, and a
+// second Erase, once the reader is done, truncates it.
+func TestEraseWALBusy(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "log.db")
+	l := openLog(t, path, sqlite.Options{Encrypt: true, BusyTimeout: 50 * time.Millisecond})
+	mustAppend(t, l, eventfeed.Event{Feed: "people", ID: "p1", Type: "t", Subject: "alice", Data: []byte(`{}`)})
+	k, err := l.Key(ctx, "people", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, err := l.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	if _, err := reader.ExecContext(ctx, `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := reader.QueryRowContext(ctx, `SELECT count(*) FROM eventfeed_keys`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	tomb, err := l.Erase(ctx, "people", "alice")
+	if !errors.Is(err, sqlite.ErrWALBusy) || tomb.Seq != 2 {
+		t.Fatalf("Erase with a reader in the WAL: %v, tombstone at %d; want sqlite.ErrWALBusy and the tombstone at 2", err, tomb.Seq)
+	}
+	if _, err := l.Key(ctx, "people", "alice"); !errors.Is(err, eventfeed.ErrErased) {
+		t.Errorf("Key after the busy Erase: %v, want eventfeed.ErrErased", err)
+	}
+	if !bytes.Contains(storedFiles(t, path)["log.db-wal"], k.Secret) {
+		t.Errorf("the WAL no longer holds the key although a reader kept it: the test proves nothing")
+	}
+	if _, err := reader.ExecContext(ctx, `COMMIT`); err != nil {
+		t.Fatal(err)
+	}
+	again, err := l.Erase(ctx, "people", "alice")
+	if err != nil || again.Seq != 2 {
+		t.Fatalf("Erase again: %v, tombstone at %d; want the tombstone at 2", err, again.Seq)
+	}
+	for name, b := range storedFiles(t, path) {
+		if bytes.Contains(b, k.Secret) {
+			t.Errorf("%s holds the erased key after the second Erase", name)
+		}
 	}
 }
