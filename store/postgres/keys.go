@@ -156,7 +156,8 @@ func (l *Log) feedModes(ctx context.Context, events []eventfeed.Event) (map[stri
 	}
 	// Insert, then read in a statement of its own, which sees the row of
 	// a transaction the insert waited for; each statement commits on its
-	// own.
+	// own, on a connection of the side pool: the caller may hold every
+	// connection of the main one.
 	b := &pgx.Batch{}
 	b.Queue(l.q.insertModes, unknown, l.encrypt)
 	b.Queue(l.q.modes, unknown).Query(func(rows pgx.Rows) error {
@@ -170,7 +171,7 @@ func (l *Log) feedModes(ctx context.Context, events []eventfeed.Event) (map[stri
 		})
 		return err
 	})
-	if err := l.pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := l.side.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("postgres: append: read the feeds' encryption: %w", err)
 	}
 	for _, name := range unknown {
@@ -296,7 +297,7 @@ func (l *Log) feedEncrypted(f store.Feed) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var enc bool
-	if err := l.pool.QueryRow(ctx, l.q.mode, f.Name).Scan(&enc); err != nil {
+	if err := l.side.QueryRow(ctx, l.q.mode, f.Name).Scan(&enc); err != nil {
 		// The resync, every few seconds, corrects it.
 		l.log.Warn("cannot read whether a feed is encrypted", "feed", f.Name, "err", err)
 		if old, ok := l.heads.Get(f.Name); ok {

@@ -134,8 +134,9 @@ type Log struct {
 	log      *slog.Logger
 	q        logSQL
 
-	encrypt bool        // Options.Encrypt
-	kek     cipher.AEAD // nil: keys stored as they are
+	encrypt bool          // Options.Encrypt
+	kek     cipher.AEAD   // nil: keys stored as they are
+	side    *pgxpool.Pool // see feedModes
 	// modes caches whether each feed is encrypted (bool), once read from
 	// a committed row: it never changes.
 	modes sync.Map
@@ -245,8 +246,17 @@ func New(ctx context.Context, pool *pgxpool.Pool, opt Options) (*Log, error) {
 	}
 	// Listen before the first read of the heads, so that no head committed
 	// in between is missed.
+	// The side pool records a feed's encryption outside the caller's
+	// transaction (see feedModes): from a pool of its own, so that callers
+	// holding every connection of the main one never wait for it.
+	sideCfg := pool.Config()
+	sideCfg.MinConns, sideCfg.MaxConns = 0, 2
+	if l.side, err = pgxpool.NewWithConfig(ctx, sideCfg); err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
 	conn, err := l.connectListener(ctx)
 	if err != nil {
+		l.side.Close()
 		return nil, err
 	}
 	bg, cancel := context.WithCancel(context.Background())
@@ -804,6 +814,7 @@ func (l *Log) Close() error {
 		l.cancel()
 		l.wg.Wait()
 		l.heads.Close()
+		l.side.Close()
 		if l.ownPool {
 			l.pool.Close()
 		}
