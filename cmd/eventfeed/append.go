@@ -14,13 +14,14 @@ import (
 const maxAppendData = 16 << 20
 
 func runAppend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("append", "[-db events.db] -feed NAME -type TYPE [-subject S] [-id ID] [-content-type T] [DATA]", stderr)
+	fs := newFlagSet("append", "[-db events.db | -postgres DSN] [-encrypt] [-kek-file F] -feed NAME -type TYPE [-subject S] [-id ID] [-content-type T] [DATA]", stderr)
 	lf := addLogFlags(fs)
 	name := fs.String("feed", "", "feed `name` ([a-z0-9._-]); created by its first event")
 	typ := fs.String("type", "", "event `type`, e.g. order.placed")
 	subject := fs.String("subject", "", "the entity the event is about, e.g. order-42")
 	id := fs.String("id", "", "event `ID`, the idempotency key (default: a new urn:uuid)")
 	contentType := fs.String("content-type", eventfeed.DefaultContentType, "media `type` of DATA")
+	fs.BoolVar(&lf.encrypt, "encrypt", false, "the feed is encrypted: DATA is sealed under a key of the subject's, which erase destroys (fixed when the feed is created; events without -subject stay in the clear)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -3,8 +3,9 @@
 // Usage:
 //
 //	eventfeed serve  [-db events.db] [-create] [-addr 127.0.0.1:8080] [-metrics-addr ADDR] [-base-url URL] [-page-size 100]
-//	eventfeed append [-db events.db] -feed NAME -type TYPE [-subject S] [-id ID] [-content-type T] [DATA]
-//	eventfeed seed   [-db events.db] -feed NAME -n COUNT [-size BYTES]
+//	eventfeed append [-db events.db] [-encrypt] [-kek-file F] -feed NAME -type TYPE [-subject S] [-id ID] [-content-type T] [DATA]
+//	eventfeed seed   [-db events.db] [-encrypt] [-kek-file F] -feed NAME -n COUNT [-size BYTES]
+//	eventfeed erase  [-db events.db] [-kek-file F] -feed NAME -subject S
 //	eventfeed tail   [-db replica.db] [-follow | -retry 30s] [-q] [-metrics-addr ADDR] URL
 //	eventfeed version
 //	eventfeed help   [COMMAND]
@@ -39,6 +40,7 @@ var commands = map[string]command{
 	"serve":   {runServe, "serve every feed of a log over HTTP"},
 	"append":  {runAppend, "append one event to a feed"},
 	"seed":    {runSeed, "append synthetic events, for demos and benchmarks"},
+	"erase":   {runErase, "erase a subject of an encrypted feed: destroy its key, append a tombstone"},
 	"tail":    {runTail, "print every entry of a feed, oldest first"},
 	"bench":   {runBench, "end-to-end benchmark scenarios"},
 	"version": {runVersion, "print the module version and VCS revision"},

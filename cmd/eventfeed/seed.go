@@ -15,11 +15,12 @@ import (
 const seedBatch = 5000
 
 func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("seed", "[-db events.db] -feed NAME -n COUNT [-size BYTES]", stderr)
+	fs := newFlagSet("seed", "[-db events.db | -postgres DSN] [-encrypt] [-kek-file F] -feed NAME -n COUNT [-size BYTES]", stderr)
 	lf := addLogFlags(fs)
 	name := fs.String("feed", "", "feed `name` ([a-z0-9._-])")
 	n := fs.Int("n", 0, "number of events to append")
 	size := fs.Int("size", 300, "approximate size of each event's JSON data, in `bytes`")
+	fs.BoolVar(&lf.encrypt, "encrypt", false, "the feed is encrypted: each event is sealed under a key of its subject's (fixed when the feed is created)")
 	pageSize := fs.Int("page-size", 0, "page size for a feed created now (default 100); an existing feed keeps its own")
 	if err := parseFlags(fs, args); err != nil {
 		return err

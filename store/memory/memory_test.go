@@ -19,6 +19,16 @@ func TestLog(t *testing.T) {
 	})
 }
 
+func TestKeyring(t *testing.T) {
+	storetest.TestKeyring(t, storetest.KeyringHarness{
+		Open: func(t *testing.T, encrypt bool) store.Keyring {
+			l := memory.NewLog(memory.Options{Encrypt: encrypt})
+			t.Cleanup(func() { l.Close() })
+			return l
+		},
+	})
+}
+
 func TestReplica(t *testing.T) {
 	storetest.TestReplica(t, storetest.ReplicaHarness{
 		Open: func(t *testing.T, fail func(eventfeed.Event) error) store.Replica {

@@ -114,6 +114,34 @@
 // (pool_max_conns); give it about as many connections as concurrent
 // appenders.
 //
+// # Encrypted feeds and erasure
+//
+// A Log opened with Options.Encrypt creates encrypted feeds (see
+// store.Keyring): an event with a subject is sealed in the append's own
+// transaction, AppendTx included, under its subject's key, kept in the
+// schema's keys table (wrapped under Options.KEK when given); events
+// without a subject stay in the clear. [Log.Erase] sets the key's secret
+// to NULL, keeps the row marked erased so that later appends for the
+// subject fail with eventfeed.ErrErased, and appends the tombstone, in one
+// transaction; appends and Erase of one subject are serialised by an
+// advisory lock. A feed's encryption is recorded, committed at once, by
+// the first append to it, even if that append's transaction then rolls
+// back. Two open transactions that append the first events of one
+// subject meet on its new key's row: the second waits for the first to
+// end, as for one event ID. Afterwards Erase runs VACUUM on the keys table (the role
+// must own it; otherwise autovacuum does it later).
+//
+// What PostgreSQL keeps of an erased key, which SQL no longer reads:
+// until VACUUM, the old version of its row (and a transaction whose
+// snapshot predates the erasure can still read it); after VACUUM, its
+// bytes in the free space of the table's page until the page is reused
+// (PostgreSQL does not zero freed space; VACUUM FULL rewrites the table);
+// and the write-ahead log records of the key's insertion, until the server
+// recycles their segments, and wherever WAL is archived or streamed to
+// (replicas, backups). With a KEK, all of these hold the key wrapped, and
+// are useless without the KEK. The events themselves only ever hold
+// ciphertext.
+//
 // # Replica and failover
 //
 // [Replica] applies a consumer's events with a [Projection] that runs in

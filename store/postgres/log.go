@@ -3,6 +3,7 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/internal/notify"
+	"github.com/eventfeed/eventfeed/internal/seal"
 	"github.com/eventfeed/eventfeed/store"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -51,6 +53,20 @@ type Options struct {
 	// (see the package documentation for figures). Leave it off unless
 	// writes are few.
 	WakeOnCommit bool
+
+	// Encrypt makes the feeds this Log creates encrypted: each event
+	// with a Subject is stored sealed under its subject's key (see
+	// store.Keyring). A feed's encryption is fixed by its first append;
+	// appending to a feed whose encryption differs from this option is
+	// eventfeed.ErrEncryption.
+	Encrypt bool
+
+	// KEK, when set, is a key-encryption key (32 bytes): the data keys
+	// are stored wrapped under it, so that the database alone does not
+	// open the events. Every instance sharing the log must be given the
+	// same; without it, keys are stored as they are. Keep it out of the
+	// database and off command lines.
+	KEK []byte
 
 	// Logger receives what the background sequencer and listener cannot
 	// return to a caller: lost connections, reconnections, a change of
@@ -118,6 +134,13 @@ type Log struct {
 	log      *slog.Logger
 	q        logSQL
 
+	encrypt bool          // Options.Encrypt
+	kek     cipher.AEAD   // nil: keys stored as they are
+	side    *pgxpool.Pool // see feedModes
+	// modes caches whether each feed is encrypted (bool), once read from
+	// a committed row: it never changes.
+	modes sync.Map
+
 	heads       notify.Heads
 	progress    notify.Signal // broadcast whenever this instance learns of a head
 	kick        chan struct{} // wakes the sequencer
@@ -137,7 +160,7 @@ type Log struct {
 	wg        sync.WaitGroup
 }
 
-var _ store.Log = (*Log)(nil)
+var _ store.Keyring = (*Log)(nil)
 
 // Open connects to the PostgreSQL database named by dsn (a URL or a
 // key=value string, as pgx takes it; pool_max_conns sets the pool size),
@@ -195,6 +218,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, opt Options) (*Log, error) {
 	if poll <= 0 {
 		poll = DefaultPollInterval
 	}
+	var kek cipher.AEAD
+	if opt.KEK != nil {
+		if kek, err = seal.NewAEAD(opt.KEK); err != nil {
+			return nil, fmt.Errorf("postgres: key-encryption key: %w", err)
+		}
+	}
 	logger := opt.Logger
 	if logger == nil {
 		logger = slog.Default()
@@ -210,13 +239,24 @@ func New(ctx context.Context, pool *pgxpool.Pool, opt Options) (*Log, error) {
 		resyncEvery: cmp.Or(opt.resync, resyncInterval),
 		log:         logger.With("store", "postgres", "schema", schema),
 		q:           newLogSQL(schema),
+		encrypt:     opt.Encrypt,
+		kek:         kek,
 		kick:        make(chan struct{}, 1),
 		done:        make(chan struct{}),
 	}
 	// Listen before the first read of the heads, so that no head committed
 	// in between is missed.
+	// The side pool records a feed's encryption outside the caller's
+	// transaction (see feedModes): from a pool of its own, so that callers
+	// holding every connection of the main one never wait for it.
+	sideCfg := pool.Config()
+	sideCfg.MinConns, sideCfg.MaxConns = 0, 2
+	if l.side, err = pgxpool.NewWithConfig(ctx, sideCfg); err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
 	conn, err := l.connectListener(ctx)
 	if err != nil {
+		l.side.Close()
 		return nil, err
 	}
 	bg, cancel := context.WithCancel(context.Background())
@@ -255,6 +295,7 @@ func connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 type logSQL struct {
 	insertOutbox, storedByID, pendingByID, claim, upsertFeeds, insertEvents,
 	insertRejected, deleteOutbox, read, feedExists, heads, rejectTx, rejectedByID string
+	keySQL
 }
 
 func newLogSQL(schema string) logSQL {
@@ -315,8 +356,10 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timesta
 		deleteOutbox: f(`DELETE FROM %[1]s.outbox WHERE id = ANY($1)`),
 		read:         f(`SELECT ` + eventColumns + ` FROM %[1]s.events WHERE feed = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq`),
 		feedExists:   f(`SELECT EXISTS (SELECT 1 FROM %[1]s.feeds WHERE name = $1)`),
-		heads: f(`SELECT f.name, f.epoch, f.page_size, f.head, e.time, e.time_ns
-FROM %[1]s.feeds f JOIN %[1]s.events e ON e.feed = f.name AND e.seq = f.head`),
+		heads: f(`SELECT f.name, f.epoch, f.page_size, f.head, e.time, e.time_ns, coalesce(m.encrypted, false)
+FROM %[1]s.feeds f JOIN %[1]s.events e ON e.feed = f.name AND e.seq = f.head
+LEFT JOIN %[1]s.encryption m ON m.feed = f.name`),
+		keySQL: newKeySQL(f),
 	}
 }
 
@@ -334,6 +377,19 @@ type pending struct {
 	// stored holds the events already in the log with the same content,
 	// by ID; the others are in the outbox once the call succeeded.
 	stored map[string]eventfeed.Event
+	// aeads holds the key of each event of events that is sealed, nil
+	// for the others; sealed its sealed Data. See sealEvents.
+	aeads  []cipher.AEAD
+	sealed [][]byte
+}
+
+// same reports whether stored, found under the ID of p.events[j], is that
+// event: for a sealed one, the plaintext is compared.
+func (p *pending) same(j int, stored *eventfeed.Event) bool {
+	if p.aeads != nil && p.aeads[j] != nil {
+		return stored.ContentType == eventfeed.EncryptedContentType && seal.SameContent(p.aeads[j], &p.given[j], stored)
+	}
+	return p.given[j].SameContent(stored)
 }
 
 // prepare checks events and drops repeated IDs within the call.
@@ -392,6 +448,9 @@ func (l *Log) AppendTx(ctx context.Context, tx pgx.Tx, events ...eventfeed.Event
 	if l.closed.Load() {
 		return eventfeed.ErrClosed
 	}
+	if err := checkTypes(events); err != nil {
+		return err
+	}
 	p, err := prepare(events)
 	if err != nil {
 		return err
@@ -404,6 +463,9 @@ func (l *Log) appendTx(ctx context.Context, tx pgx.Tx, p *pending) error {
 	if n == 0 {
 		return nil
 	}
+	if err := l.sealEvents(ctx, tx, p); err != nil {
+		return err
+	}
 	ids := make([]string, n)
 	feeds := make([]string, n)
 	types := make([]string, n)
@@ -415,6 +477,9 @@ func (l *Log) appendTx(ctx context.Context, tx pgx.Tx, p *pending) error {
 	datas := make([][]byte, n)
 	for i, e := range p.events {
 		ids[i], feeds[i], types[i], subjects[i], cts[i], datas[i] = e.ID, e.Feed, e.Type, e.Subject, e.ContentType, data(e.Data)
+		if p.sealed[i] != nil {
+			cts[i], datas[i] = eventfeed.EncryptedContentType, p.sealed[i]
+		}
 		times[i], nss[i] = splitTime(e.Time)
 		given[i] = !p.given[i].Time.IsZero()
 	}
@@ -459,7 +524,7 @@ func (l *Log) appendTx(ctx context.Context, tx pgx.Tx, p *pending) error {
 	for i := range logged {
 		s := &logged[i]
 		j := byID[s.ID]
-		if !p.given[j].SameContent(s) {
+		if !p.same(j, s) {
 			conflict = fmt.Errorf("postgres: append %s: %w (stored in %s at %d)", s.ID, eventfeed.ErrConflict, s.Feed, s.Seq)
 			break
 		}
@@ -511,7 +576,7 @@ func (l *Log) checkPending(ctx context.Context, tx pgx.Tx, p *pending, byID map[
 	for i := range found {
 		s := &found[i]
 		seen[s.ID] = true
-		if !p.given[byID[s.ID]].SameContent(s) {
+		if !p.same(byID[s.ID], s) {
 			return fmt.Errorf("postgres: append %s: %w (pending in the outbox)", s.ID, eventfeed.ErrConflict)
 		}
 		if s.Seq != 0 {
@@ -553,6 +618,9 @@ func (l *Log) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfee
 	if l.closed.Load() {
 		return nil, eventfeed.ErrClosed
 	}
+	if err := checkTypes(events); err != nil {
+		return nil, err
+	}
 	p, err := prepare(events)
 	if err != nil {
 		return nil, err
@@ -563,6 +631,13 @@ func (l *Log) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfee
 	if err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error { return l.appendTx(ctx, tx, p) }); err != nil {
 		return nil, err
 	}
+	return l.sequenced(ctx, events, p)
+}
+
+// sequenced wakes the sequencer and waits until the events of p, which
+// are committed, are in the log and in this instance's heads, and returns
+// them as stored in the order of events.
+func (l *Log) sequenced(ctx context.Context, events []eventfeed.Event, p *pending) ([]eventfeed.Event, error) {
 	l.wake()
 	if err := l.awaitSequenced(ctx, p); err != nil {
 		return nil, err
@@ -585,7 +660,7 @@ func (l *Log) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfee
 	out := make([]eventfeed.Event, len(events))
 	for i, j := range p.index {
 		s := p.stored[p.events[j].ID]
-		if !events[i].SameContent(&s) {
+		if !p.same(j, &s) {
 			// Possible only if a transaction at REPEATABLE READ slipped a
 			// different event with this ID past its check.
 			return nil, fmt.Errorf("postgres: append %s: %w (stored in %s at %d)", s.ID, eventfeed.ErrConflict, s.Feed, s.Seq)
@@ -739,6 +814,7 @@ func (l *Log) Close() error {
 		l.cancel()
 		l.wg.Wait()
 		l.heads.Close()
+		l.side.Close()
 		if l.ownPool {
 			l.pool.Close()
 		}
@@ -756,6 +832,7 @@ func (l *Log) wake() {
 
 // setHead records what this instance learned of a feed's head.
 func (l *Log) setHead(f store.Feed) {
+	f.Encrypted = l.feedEncrypted(f)
 	l.heads.Set(f)
 	l.progress.Broadcast()
 }
@@ -770,7 +847,8 @@ func (l *Log) resync(ctx context.Context) error {
 		ns   int16
 	)
 	var feeds []store.Feed
-	_, err := pgx.ForEachRow(rows, []any{&f.Name, &f.Epoch, &f.PageSize, &head, &t, &ns}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&f.Name, &f.Epoch, &f.PageSize, &head, &t, &ns, &f.Encrypted}, func() error {
+		l.modes.Store(f.Name, f.Encrypted)
 		f.Head = uint64(head)
 		f.Updated = joinTime(t, ns)
 		feeds = append(feeds, f)

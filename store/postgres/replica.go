@@ -122,6 +122,7 @@ func NewReplica(ctx context.Context, pool *pgxpool.Pool, opt ReplicaOptions) (*R
 // replicaSQL holds the Replica's statements with the schema filled in.
 type replicaSQL struct {
 	checkpoint, zeroCheckpoint, lockCheckpoint, saveCheckpoint, fence, park, deadLetters, get, latest, takeLease string
+	dropLatest                                                                                                   string
 }
 
 func newReplicaSQL(schema string) replicaSQL {
@@ -151,6 +152,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::smallint[], $8::text[], $9::bytea[])
 ON CONFLICT (feed, subject) DO UPDATE SET seq = excluded.seq, id = excluded.id, type = excluded.type,
 	time = excluded.time, time_ns = excluded.time_ns, content_type = excluded.content_type, data = excluded.data`),
+		dropLatest: f(`DELETE FROM %[1]s.latest WHERE (feed, subject) IN (SELECT * FROM unnest($1::text[], $2::text[]))`),
 		takeLease: f(`INSERT INTO %[1]s.leases (source, token, holder, acquired) VALUES ($1, 1, $2, now())
 ON CONFLICT (source) DO UPDATE SET token = leases.token + 1, holder = excluded.holder, acquired = excluded.acquired
 RETURNING token`),
@@ -161,34 +163,56 @@ RETURNING token`),
 // table, the newest event of each (feed, subject) applied, for
 // Replica.Get. Call it from a projection of your own to keep both; an
 // empty schema means DefaultSchema.
+//
+// A tombstone (Type eventfeed.TypeErased: the subject was erased) deletes
+// the subject's row. An event of an erased subject that arrives without
+// its data (see eventfeed.Event.Erased) is kept as any other, until its
+// tombstone follows.
 func Latest(schema string) Projection {
 	if schema == "" {
 		schema = DefaultSchema
 	}
+	drop := fmt.Sprintf(`DELETE FROM %s.latest WHERE feed = $1 AND subject = $2`, pgx.Identifier{schema}.Sanitize())
 	q := fmt.Sprintf(`INSERT INTO %[1]s.latest (`+eventColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (feed, subject) DO UPDATE SET seq = excluded.seq, id = excluded.id, type = excluded.type,
 	time = excluded.time, time_ns = excluded.time_ns, content_type = excluded.content_type, data = excluded.data`,
 		pgx.Identifier{schema}.Sanitize())
 	return func(ctx context.Context, tx pgx.Tx, ev eventfeed.Event) error {
+		if ev.Type == eventfeed.TypeErased {
+			_, err := tx.Exec(ctx, drop, ev.Feed, ev.Subject)
+			return err
+		}
 		t, ns := splitTime(ev.Time)
 		_, err := tx.Exec(ctx, q, ev.Feed, int64(ev.Seq), ev.ID, ev.Type, ev.Subject, t, ns, ev.ContentType, data(ev.Data))
 		return err
 	}
 }
 
-// latest is the Latest projection of a whole batch, in one statement: the
-// newest event of each (feed, subject) in the batch replaces the stored
-// one.
+// latest is the Latest projection of a whole batch, in one statement (two
+// with tombstones): the newest event of each (feed, subject) in the batch
+// replaces the stored one, or deletes it when it is a tombstone.
 func (r *Replica) latest(ctx context.Context, tx pgx.Tx, events []eventfeed.Event) error {
 	type key struct{ feed, subject string }
 	last := make(map[key]int, len(events))
 	for i, ev := range events {
 		last[key{ev.Feed, ev.Subject}] = i
 	}
-	var a eventColumnsArrays
+	var (
+		a              eventColumnsArrays
+		dFeeds, dSubjs []string
+	)
 	for i, ev := range events {
-		if last[key{ev.Feed, ev.Subject}] == i {
+		switch {
+		case last[key{ev.Feed, ev.Subject}] != i:
+		case ev.Type == eventfeed.TypeErased:
+			dFeeds, dSubjs = append(dFeeds, ev.Feed), append(dSubjs, ev.Subject)
+		default:
 			a.add(ev)
+		}
+	}
+	if len(dFeeds) > 0 {
+		if _, err := tx.Exec(ctx, r.q.dropLatest, dFeeds, dSubjs); err != nil {
+			return err
 		}
 	}
 	if len(a.ids) == 0 {

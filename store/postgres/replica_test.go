@@ -204,3 +204,46 @@ func checkpointAt(t testing.TB, r store.Replica, cp store.Checkpoint) store.Chec
 	cp.Version = stored.Version
 	return cp
 }
+
+// TestLatestTombstone applies a tombstone through the batched projection
+// and through Latest: the erased subject's row goes, the others stay.
+func TestLatestTombstone(t *testing.T) {
+	for _, explicit := range []bool{false, true} {
+		t.Run(fmt.Sprintf("explicit=%v", explicit), func(t *testing.T) {
+			schema := newSchema(t)
+			var project Projection
+			if explicit {
+				project = Latest(schema)
+			}
+			r := openReplica(t, schema, project)
+			ctx := context.Background()
+			at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			evs := []eventfeed.Event{
+				{Feed: "people", Seq: 1, ID: "1", Type: "person.registered", Subject: "alice", Time: at, Data: []byte(`{"n":1}`)},
+				{Feed: "people", Seq: 2, ID: "2", Type: "person.registered", Subject: "bob", Time: at, Data: []byte(`{"n":2}`)},
+				{Feed: "other", Seq: 1, ID: "3", Type: "person.registered", Subject: "alice", Time: at, Data: []byte(`{"n":3}`)},
+			}
+			if err := r.Apply(ctx, checkpointAt(t, r, store.Checkpoint{Source: "s", Page: "p", LastID: "3", Seq: 3}), evs); err != nil {
+				t.Fatalf("Apply: %v", err)
+			}
+			// In one batch: another event of alice, then her tombstone.
+			more := []eventfeed.Event{
+				{Feed: "people", Seq: 3, ID: "4", Type: "person.moved", Subject: "alice", Time: at, Data: []byte(`{"n":4}`)},
+				{Feed: "people", Seq: 4, ID: "5", Type: eventfeed.TypeErased, Subject: "alice", Time: at},
+				{Feed: "people", Seq: 5, ID: "6", Type: "person.moved", Subject: "bob", Time: at, Data: []byte(`{"n":6}`)},
+			}
+			if err := r.Apply(ctx, checkpointAt(t, r, store.Checkpoint{Source: "s", Page: "p", LastID: "6", Seq: 6}), more); err != nil {
+				t.Fatalf("Apply: %v", err)
+			}
+			if got, err := r.Get(ctx, "people", "alice"); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Get(people, alice) after her tombstone = %+v, %v; want ErrNotFound", got, err)
+			}
+			if got, err := r.Get(ctx, "people", "bob"); err != nil || got.ID != "6" {
+				t.Errorf("Get(people, bob) = %+v, %v; want event 6", got, err)
+			}
+			if got, err := r.Get(ctx, "other", "alice"); err != nil || got.ID != "3" {
+				t.Errorf("Get(other, alice) = %+v, %v; want event 3", got, err)
+			}
+		})
+	}
+}

@@ -166,6 +166,23 @@ CREATE TABLE %[1]s.rejected (
 	reason text NOT NULL,
 	rejected timestamptz NOT NULL DEFAULT now()
 );`,
+	// Version 2: encrypted feeds (see keys.go). A feed's encryption is
+	// fixed by its first append, before the sequencer makes its row in
+	// feeds; the feeds of an older log are not encrypted.
+	`CREATE TABLE %[1]s.encryption (
+	feed text PRIMARY KEY,
+	encrypted boolean NOT NULL
+);
+INSERT INTO %[1]s.encryption (feed, encrypted)
+SELECT name, false FROM %[1]s.feeds UNION SELECT feed, false FROM %[1]s.outbox
+ON CONFLICT DO NOTHING;
+CREATE TABLE %[1]s.keys (
+	feed text NOT NULL,
+	subject text NOT NULL,
+	secret bytea,
+	erased boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (feed, subject)
+);`,
 }
 
 // replicaSchema holds the Replica's migrations, oldest first.

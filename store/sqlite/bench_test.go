@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/store/sqlite"
@@ -155,4 +156,70 @@ func BenchmarkAppendTx(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkAppendEncrypted appends the same events to a log that encrypts
+// and to one that does not, alternating, and reports the throughput of
+// each and their ratio (encrypted ÷ unencrypted). Alternating spreads the
+// machine's other load over both. Subjects are either new with each event
+// (each makes a key: the worst case) or recurring, drawn from 1000 that
+// already have their keys (an order placed, then paid, then shipped).
+func BenchmarkAppendEncrypted(b *testing.B) {
+	for _, subjects := range []string{"new", "recurring"} {
+		for _, size := range []int{1, 100} {
+			name := "single"
+			if size > 1 {
+				name = fmt.Sprintf("batch-%d", size)
+			}
+			b.Run(subjects+"/"+name, func(b *testing.B) {
+				ctx := context.Background()
+				logs := [2]*sqlite.Log{openLog(b, "", sqlite.Options{}), openLog(b, "", sqlite.Options{Encrypt: true})}
+				const known = 1000
+				n := 0
+				next := func() eventfeed.Event {
+					e := benchEvent("orders", idOrders[1].id(n), n)
+					if subjects == "recurring" {
+						e.Subject = fmt.Sprintf("order-%d", rand.IntN(known))
+					}
+					n++
+					return e
+				}
+				if subjects == "recurring" {
+					batch := make([]eventfeed.Event, known)
+					for i := range batch {
+						batch[i] = benchEvent("orders", idOrders[1].id(n), i)
+						n++
+					}
+					for _, l := range logs {
+						if _, err := l.Append(ctx, batch...); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				var spent [2]time.Duration
+				batch := make([]eventfeed.Event, size)
+				appended := 0
+				b.ReportAllocs()
+				for b.Loop() {
+					b.StopTimer()
+					for i := range batch {
+						batch[i] = next()
+					}
+					b.StartTimer()
+					for k, l := range logs {
+						start := time.Now()
+						if _, err := l.Append(ctx, batch...); err != nil {
+							b.Fatal(err)
+						}
+						spent[k] += time.Since(start)
+					}
+					appended += size
+				}
+				plain, sealed := float64(appended)/spent[0].Seconds(), float64(appended)/spent[1].Seconds()
+				b.ReportMetric(plain, "plain-events/s")
+				b.ReportMetric(sealed, "sealed-events/s")
+				b.ReportMetric(sealed/plain, "ratio")
+			})
+		}
+	}
 }

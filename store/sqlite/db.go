@@ -76,6 +76,10 @@ func openDB(ctx context.Context, path string, busy time.Duration, fullSync bool)
 		"journal_mode(WAL)",
 		"synchronous(" + sync + ")",
 		"foreign_keys(ON)",
+		// Deleted content is overwritten with zeros, so that an erased
+		// data key (see Log.Erase), or a row a replica deleted, does not
+		// linger in free space.
+		"secure_delete(ON)",
 		"wal_autocheckpoint(" + strconv.Itoa(walPages) + ")",
 		"journal_size_limit(" + strconv.Itoa(walPages*4096) + ")",
 	}

@@ -36,6 +36,22 @@
 // too by calling [Latest]. Events a consumer cannot apply can be parked
 // with Park and listed with [Replica.DeadLetters].
 //
+// # Encrypted feeds and erasure
+//
+// A Log opened with Options.Encrypt creates encrypted feeds (see
+// store.Keyring): an event with a subject is sealed under its subject's
+// key, kept in the eventfeed_keys table (wrapped under Options.KEK when
+// given) and made in the append's own transaction, AppendTx included;
+// events without a subject stay in the clear. [Log.Erase] destroys the
+// key and appends the tombstone in one transaction. Keys are read from the
+// file by every append, never cached across calls, so an erasure made
+// through another Log or process holds at once. The file runs with
+// secure_delete, so the erased key's bytes are zeroed in its page, and
+// Erase truncates the WAL after its commit, so no earlier copy of the page
+// stays there ([ErrWALBusy] when readers prevent it: erase again). Copies
+// of the file taken before the erasure (backups) still hold the key,
+// wrapped when a KEK is used.
+//
 // # Durability and concurrency
 //
 // The file is in WAL mode with synchronous=NORMAL: readers never block

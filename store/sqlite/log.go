@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/cipher"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/internal/notify"
+	"github.com/eventfeed/eventfeed/internal/seal"
 	"github.com/eventfeed/eventfeed/store"
 )
 
@@ -41,6 +43,20 @@ type Options struct {
 	// default (synchronous=NORMAL) such a crash may roll back the last
 	// commits; a crash of the process alone never loses a commit.
 	FullSync bool
+
+	// Encrypt makes the feeds this Log creates encrypted: each event
+	// with a Subject is stored sealed under its subject's key (see
+	// store.Keyring). A feed's encryption is fixed by its first event;
+	// appending to a feed whose encryption differs from this option is
+	// eventfeed.ErrEncryption.
+	Encrypt bool
+
+	// KEK, when set, is a key-encryption key (32 bytes): the data keys
+	// are stored wrapped under it, so that the database file alone does
+	// not open the events. Every Log on the file must be given the same;
+	// without it, keys are stored as they are. Keep it out of the file
+	// and off command lines.
+	KEK []byte
 }
 
 // Log is a store.Log in an SQLite file. Every method is safe for
@@ -49,6 +65,8 @@ type Log struct {
 	db       *sql.DB
 	path     string
 	pageSize int
+	encrypt  bool
+	kek      cipher.AEAD // nil: keys stored as they are
 	heads    notify.Heads
 	closed   atomic.Bool
 
@@ -62,6 +80,7 @@ type Log struct {
 	stmts                                       []*sql.Stmt
 	insert, byID, feedRow, upsertFeed, readStmt *sql.Stmt
 	probe, savepointStmt, releaseStmt           *sql.Stmt // for AppendTx
+	keyRow, keyRows, insertKeys, eraseKey       *sql.Stmt // see keys.go
 
 	// The watcher notices commits by other connections: see watch.
 	watcher     *sql.Conn
@@ -72,7 +91,7 @@ type Log struct {
 	done        chan struct{}
 }
 
-var _ store.Log = (*Log)(nil)
+var _ store.Keyring = (*Log)(nil)
 
 // logSchema holds the migrations of the log's tables: logSchema[i] takes
 // them from version i to i+1. The tables are prefixed because they may
@@ -96,6 +115,15 @@ var logSchema = []string{
 		data         BLOB NOT NULL,
 		PRIMARY KEY (feed, seq)
 	) STRICT, WITHOUT ROWID;`,
+	// Version 2: encrypted feeds and their keys (see keys.go).
+	`ALTER TABLE eventfeed_feeds ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE eventfeed_keys (
+		feed    TEXT NOT NULL,
+		subject TEXT NOT NULL,
+		secret  BLOB,    -- the data key, wrapped when a KEK is used; NULL once erased
+		erased  INTEGER, -- the tombstone's seq, once erased
+		PRIMARY KEY (feed, subject)
+	) STRICT, WITHOUT ROWID;`,
 }
 
 const (
@@ -103,12 +131,12 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
 	byIDQuery = `SELECT feed, seq, type, subject, time, content_type, data
 		FROM eventfeed_events WHERE id = ?`
-	feedRowQuery    = `SELECT epoch, page_size, head, updated FROM eventfeed_feeds WHERE name = ?`
-	upsertFeedQuery = `INSERT INTO eventfeed_feeds (name, epoch, page_size, head, updated) VALUES (?, ?, ?, ?, ?)
+	feedRowQuery    = `SELECT epoch, page_size, head, updated, encrypted FROM eventfeed_feeds WHERE name = ?`
+	upsertFeedQuery = `INSERT INTO eventfeed_feeds (name, epoch, page_size, head, updated, encrypted) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET head = excluded.head, updated = excluded.updated`
 	readQuery = `SELECT seq, id, type, subject, time, content_type, data
 		FROM eventfeed_events WHERE feed = ? AND seq BETWEEN ? AND ? ORDER BY seq`
-	allFeedsQuery = `SELECT name, epoch, page_size, head, updated FROM eventfeed_feeds`
+	allFeedsQuery = `SELECT name, epoch, page_size, head, updated, encrypted FROM eventfeed_feeds`
 
 	// AppendTx's: see txStmts.
 	probeQuery     = `SELECT 1`
@@ -132,11 +160,18 @@ func Open(ctx context.Context, path string, opt Options) (*Log, error) {
 	if interval <= 0 {
 		interval = DefaultPollInterval
 	}
+	var kek cipher.AEAD
+	if opt.KEK != nil {
+		var err error
+		if kek, err = seal.NewAEAD(opt.KEK); err != nil {
+			return nil, fmt.Errorf("sqlite: key-encryption key: %w", err)
+		}
+	}
 	db, err := openDB(ctx, path, opt.BusyTimeout, opt.FullSync)
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{db: db, path: path, pageSize: size, writing: make(chan struct{}, 1), poke: make(chan chan struct{}), done: make(chan struct{})}
+	l := &Log{db: db, path: path, pageSize: size, encrypt: opt.Encrypt, kek: kek, writing: make(chan struct{}, 1), poke: make(chan chan struct{}), done: make(chan struct{})}
 	version, err := l.init(ctx)
 	if err != nil {
 		l.release()
@@ -155,13 +190,15 @@ func (l *Log) init(ctx context.Context) (int64, error) {
 	if err := migrate(ctx, l.db, l.path, "log", logSchema); err != nil {
 		return 0, err
 	}
-	stmts, err := prepare(ctx, l.db, insertQuery, byIDQuery, feedRowQuery, upsertFeedQuery, readQuery, probeQuery, savepointQuery, releaseQuery)
+	stmts, err := prepare(ctx, l.db, insertQuery, byIDQuery, feedRowQuery, upsertFeedQuery, readQuery, probeQuery, savepointQuery, releaseQuery,
+		keyRowQuery, keyRowsQuery, insertKeysQuery, eraseKeyQuery)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
 	}
 	l.stmts = stmts
 	l.insert, l.byID, l.feedRow, l.upsertFeed, l.readStmt = stmts[0], stmts[1], stmts[2], stmts[3], stmts[4]
 	l.probe, l.savepointStmt, l.releaseStmt = stmts[5], stmts[6], stmts[7]
+	l.keyRow, l.keyRows, l.insertKeys, l.eraseKey = stmts[8], stmts[9], stmts[10], stmts[11]
 
 	if l.writer, err = writer(ctx, l.db); err != nil {
 		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
@@ -241,7 +278,7 @@ func (l *Log) reload(ctx context.Context) error {
 			head    int64
 			updated int64
 		)
-		if err := rows.Scan(&f.Name, &f.Epoch, &f.PageSize, &head, &updated); err != nil {
+		if err := rows.Scan(&f.Name, &f.Epoch, &f.PageSize, &head, &updated, &f.Encrypted); err != nil {
 			return err
 		}
 		f.Head, f.Updated = uint64(head), time.Unix(0, updated).UTC()
@@ -282,6 +319,9 @@ func validate(events []eventfeed.Event) error {
 		if err := e.Validate(); err != nil {
 			return fmt.Errorf("sqlite: append event %d: %w", i, err)
 		}
+		if err := seal.CheckType(e); err != nil {
+			return fmt.Errorf("sqlite: append event %d: %w", i, err)
+		}
 		if !e.Time.IsZero() && (e.Time.Before(minTime) || e.Time.After(maxTime)) {
 			return fmt.Errorf("sqlite: append event %d: %w: Time %v is outside %d to %d", i, eventfeed.ErrInvalidEvent, e.Time, minTime.Year(), maxTime.Year())
 		}
@@ -308,12 +348,7 @@ func (l *Log) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfee
 	if err != nil {
 		return nil, l.fail(ctx, "append", err)
 	}
-	st := stmts{
-		insert:     tx.StmtContext(ctx, l.insert),
-		byID:       tx.StmtContext(ctx, l.byID),
-		feedRow:    tx.StmtContext(ctx, l.feedRow),
-		upsertFeed: tx.StmtContext(ctx, l.upsertFeed),
-	}
+	st := l.bind(ctx, tx)
 	out, feeds, err := l.appendTx(ctx, st, events)
 	if err != nil {
 		tx.Rollback()
@@ -386,28 +421,43 @@ func (l *Log) txStmts(ctx context.Context, tx *sql.Tx) (st stmts, savepoint, rel
 	if err == nil {
 		all := []*sql.Stmt{
 			tx.StmtContext(ctx, l.insert), tx.StmtContext(ctx, l.byID), tx.StmtContext(ctx, l.feedRow),
-			tx.StmtContext(ctx, l.upsertFeed), tx.StmtContext(ctx, l.savepointStmt), tx.StmtContext(ctx, l.releaseStmt),
+			tx.StmtContext(ctx, l.upsertFeed), tx.StmtContext(ctx, l.keyRows), tx.StmtContext(ctx, l.insertKeys),
+			tx.StmtContext(ctx, l.savepointStmt), tx.StmtContext(ctx, l.releaseStmt),
 		}
-		st = stmts{insert: all[0], byID: all[1], feedRow: all[2], upsertFeed: all[3], own: all}
-		return st, all[4], all[5], nil
+		st = stmts{insert: all[0], byID: all[1], feedRow: all[2], upsertFeed: all[3], keyRows: all[4], insertKeys: all[5], own: all}
+		return st, all[6], all[7], nil
 	}
 	// Another pool's transaction, or a failing one: prepare on it, which
 	// reports the failure if there is one.
-	var all [6]*sql.Stmt
-	for i, q := range []string{insertQuery, byIDQuery, feedRowQuery, upsertFeedQuery, savepointQuery, releaseQuery} {
+	var all [8]*sql.Stmt
+	for i, q := range []string{insertQuery, byIDQuery, feedRowQuery, upsertFeedQuery, keyRowsQuery, insertKeysQuery, savepointQuery, releaseQuery} {
 		if all[i], err = tx.PrepareContext(ctx, q); err != nil {
 			closeAll(all[:i])
 			return stmts{}, nil, nil, l.fail(ctx, "append", err)
 		}
 	}
-	st = stmts{insert: all[0], byID: all[1], feedRow: all[2], upsertFeed: all[3], own: all[:]}
-	return st, all[4], all[5], nil
+	st = stmts{insert: all[0], byID: all[1], feedRow: all[2], upsertFeed: all[3], keyRows: all[4], insertKeys: all[5], own: all[:]}
+	return st, all[6], all[7], nil
 }
 
 // stmts are the statements an append runs, bound to its transaction.
 type stmts struct {
 	insert, byID, feedRow, upsertFeed *sql.Stmt
+	keyRows, insertKeys               *sql.Stmt
 	own                               []*sql.Stmt // to close after an AppendTx call
+}
+
+// bind returns the Log's append statements bound to tx, a transaction of
+// the writer.
+func (l *Log) bind(ctx context.Context, tx *sql.Tx) stmts {
+	return stmts{
+		insert:     tx.StmtContext(ctx, l.insert),
+		byID:       tx.StmtContext(ctx, l.byID),
+		feedRow:    tx.StmtContext(ctx, l.feedRow),
+		upsertFeed: tx.StmtContext(ctx, l.upsertFeed),
+		keyRows:    tx.StmtContext(ctx, l.keyRows),
+		insertKeys: tx.StmtContext(ctx, l.insertKeys),
+	}
 }
 
 // close closes the statements of one AppendTx call. (Closing one bound
@@ -423,6 +473,7 @@ func (l *Log) appendTx(ctx context.Context, st stmts, events []eventfeed.Event) 
 		feeds  []*store.Feed // in the order first met
 		byName = make(map[string]*store.Feed, 1)
 		moved  = make(map[string]bool, 1)
+		seals  []*eventfeed.Event // the events to seal
 	)
 	for i := range events {
 		e := &events[i]
@@ -435,12 +486,33 @@ func (l *Log) appendTx(ctx context.Context, st stmts, events []eventfeed.Event) 
 			byName[e.Feed] = f
 			feeds = append(feeds, f)
 		}
+		// A tombstone (only Erase appends one) goes into an encrypted
+		// feed whatever this Log's option.
+		if f.Encrypted != l.encrypt && e.Type != eventfeed.TypeErased {
+			return nil, nil, encryptionError(e, f)
+		}
+		if f.Encrypted && e.Subject != "" && e.Type != eventfeed.TypeErased {
+			seals = append(seals, e)
+		}
+	}
+	keys, err := l.subjectKeys(ctx, st, seals)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range events {
+		e := &events[i]
+		f := byName[e.Feed]
 		ev := *e
 		ev.Seq = f.Head + 1
 		if ev.Time.IsZero() {
 			ev.Time = now
 		}
 		ev.Time = ev.Time.UTC().Truncate(eventfeed.TimePrecision)
+		var aead cipher.AEAD
+		if f.Encrypted && ev.Subject != "" && ev.Type != eventfeed.TypeErased {
+			aead = keys[seal.KeyAAD(ev.Feed, ev.Subject)]
+			ev.Data, ev.ContentType = seal.Seal(aead, &ev), eventfeed.EncryptedContentType
+		}
 		res, err := st.insert.ExecContext(ctx, ev.Feed, int64(ev.Seq), ev.ID, ev.Type, ev.Subject, ev.Time.UnixNano(), ev.ContentType, nonNil(ev.Data))
 		if err != nil {
 			return nil, nil, l.fail(ctx, "append", err)
@@ -453,7 +525,13 @@ func (l *Log) appendTx(ctx context.Context, st stmts, events []eventfeed.Event) 
 			if err != nil {
 				return nil, nil, err
 			}
-			if !e.SameContent(&stored) {
+			same := e.SameContent(&stored)
+			if aead != nil {
+				// Sealing again gives other ciphertext: compare the
+				// plaintext.
+				same = stored.ContentType == eventfeed.EncryptedContentType && seal.SameContent(aead, e, &stored)
+			}
+			if !same {
 				return nil, nil, fmt.Errorf("sqlite: append %s: %w (stored in %s at %d)", e.ID, eventfeed.ErrConflict, stored.Feed, stored.Seq)
 			}
 			out[i] = stored
@@ -468,7 +546,7 @@ func (l *Log) appendTx(ctx context.Context, st stmts, events []eventfeed.Event) 
 		if !moved[f.Name] {
 			continue
 		}
-		if _, err := st.upsertFeed.ExecContext(ctx, f.Name, f.Epoch, f.PageSize, int64(f.Head), f.Updated.UnixNano()); err != nil {
+		if _, err := st.upsertFeed.ExecContext(ctx, f.Name, f.Epoch, f.PageSize, int64(f.Head), f.Updated.UnixNano(), f.Encrypted); err != nil {
 			return nil, nil, l.fail(ctx, "append", err)
 		}
 		changed = append(changed, *f)
@@ -477,14 +555,14 @@ func (l *Log) appendTx(ctx context.Context, st stmts, events []eventfeed.Event) 
 }
 
 // loadFeed reads the feed called name as the transaction sees it, or makes
-// a new one: a fresh epoch and this Log's page size.
+// a new one: a fresh epoch, this Log's page size and encryption.
 func (l *Log) loadFeed(ctx context.Context, feedRow *sql.Stmt, name string) (*store.Feed, error) {
 	f := &store.Feed{Name: name}
 	var head, updated int64
-	err := feedRow.QueryRowContext(ctx, name).Scan(&f.Epoch, &f.PageSize, &head, &updated)
+	err := feedRow.QueryRowContext(ctx, name).Scan(&f.Epoch, &f.PageSize, &head, &updated, &f.Encrypted)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		f.Epoch, f.PageSize = newEpoch(), l.pageSize
+		f.Epoch, f.PageSize, f.Encrypted = newEpoch(), l.pageSize, l.encrypt
 	case err != nil:
 		return nil, l.fail(ctx, "append", err)
 	default:
@@ -539,7 +617,8 @@ func (l *Log) Read(ctx context.Context, feed string, from, to uint64) ([]eventfe
 			// Perhaps committed by another process since the last poll.
 			var epoch string
 			var size, head, updated int64
-			err := l.feedRow.QueryRowContext(ctx, feed).Scan(&epoch, &size, &head, &updated)
+			var encrypted bool
+			err := l.feedRow.QueryRowContext(ctx, feed).Scan(&epoch, &size, &head, &updated, &encrypted)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
 				return nil, fmt.Errorf("sqlite: read %q: %w", feed, eventfeed.ErrFeedNotFound)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -58,7 +59,7 @@ type Replica struct {
 	stmts                                                      []*sql.Stmt
 	getCheckpoint, putCheckpoint, park, deadLetters, getLatest *sql.Stmt
 	version                                                    *sql.Stmt
-	putLatest, putLatestChunk                                  *sql.Stmt
+	putLatest, putLatestChunk, deleteLatest                    *sql.Stmt
 }
 
 var _ store.Replica = (*Replica)(nil)
@@ -127,8 +128,9 @@ const (
 	getLatestQuery = `SELECT id, seq, type, time, content_type, data FROM eventfeed_latest WHERE feed = ? AND subject = ?`
 	putLatestQuery = `INSERT INTO eventfeed_latest (feed, subject, id, seq, type, time, content_type, data) VALUES ` +
 		latestRow + latestUpsert
-	latestRow    = `(?, ?, ?, ?, ?, ?, ?, ?)`
-	latestUpsert = ` ON CONFLICT (feed, subject) DO UPDATE SET id = excluded.id, seq = excluded.seq, type = excluded.type,
+	deleteLatestQuery = `DELETE FROM eventfeed_latest WHERE feed = ? AND subject = ?`
+	latestRow         = `(?, ?, ?, ?, ?, ?, ?, ?)`
+	latestUpsert      = ` ON CONFLICT (feed, subject) DO UPDATE SET id = excluded.id, seq = excluded.seq, type = excluded.type,
 		time = excluded.time, content_type = excluded.content_type, data = excluded.data`
 )
 
@@ -162,13 +164,14 @@ func (r *Replica) init(ctx context.Context) error {
 	if err := migrate(ctx, r.db, r.path, "replica", replicaSchema); err != nil {
 		return err
 	}
-	stmts, err := prepare(ctx, r.db, getCheckpointQuery, putCheckpointQuery, parkQuery, deadLettersQuery, getLatestQuery, putLatestQuery, putLatestChunkQuery, versionQuery)
+	stmts, err := prepare(ctx, r.db, getCheckpointQuery, putCheckpointQuery, parkQuery, deadLettersQuery, getLatestQuery, putLatestQuery, putLatestChunkQuery, versionQuery, deleteLatestQuery)
 	if err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", r.path, err)
 	}
 	r.stmts = stmts
 	r.getCheckpoint, r.putCheckpoint, r.park, r.deadLetters = stmts[0], stmts[1], stmts[2], stmts[3]
 	r.getLatest, r.putLatest, r.putLatestChunk, r.version = stmts[4], stmts[5], stmts[6], stmts[7]
+	r.deleteLatest = stmts[8]
 	if r.writer, err = writer(ctx, r.db); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", r.path, err)
 	}
@@ -245,6 +248,9 @@ func (r *Replica) applyLatest(ctx context.Context, tx *sql.Tx, events []eventfee
 		chunk := tx.StmtContext(ctx, r.putLatestChunk)
 	chunks:
 		for ; len(events)-i >= latestChunk; i += latestChunk {
+			if slices.ContainsFunc(events[i:i+latestChunk], isTombstone) {
+				break // a chunk with a tombstone goes one event at a time
+			}
 			args = args[:0]
 			for _, ev := range events[i : i+latestChunk] {
 				var err error
@@ -263,9 +269,15 @@ func (r *Replica) applyLatest(ctx context.Context, tx *sql.Tx, events []eventfee
 		}
 	}
 	one := tx.StmtContext(ctx, r.putLatest)
+	var del *sql.Stmt
 	for _, ev := range events[i:] {
-		args, err := appendLatestArgs(args[:0], ev)
-		if err == nil {
+		var err error
+		if isTombstone(ev) {
+			if del == nil {
+				del = tx.StmtContext(ctx, r.deleteLatest)
+			}
+			_, err = del.ExecContext(ctx, ev.Feed, ev.Subject)
+		} else if args, err = appendLatestArgs(args[:0], ev); err == nil {
 			_, err = one.ExecContext(ctx, args...)
 		}
 		if err != nil {
@@ -344,7 +356,16 @@ func (r *Replica) write(ctx context.Context, cp store.Checkpoint, op string, app
 // Latest is the ready projection: it keeps the latest event of each
 // (Feed, Subject) as a document, which Replica.Get reads. Call it from a
 // Projection of your own to keep the documents beside your tables.
+//
+// A tombstone (Type eventfeed.TypeErased: the subject was erased) deletes
+// the subject's document. An event of an erased subject that arrives
+// without its data (see eventfeed.Event.Erased) is kept as any other,
+// until its tombstone follows.
 func Latest(ctx context.Context, tx *sql.Tx, ev eventfeed.Event) error {
+	if isTombstone(ev) {
+		_, err := tx.ExecContext(ctx, deleteLatestQuery, ev.Feed, ev.Subject)
+		return err
+	}
 	args, err := appendLatestArgs(nil, ev)
 	if err != nil {
 		return err
@@ -367,6 +388,9 @@ type boundLatest struct {
 	tx   *sql.Tx
 	stmt *sql.Stmt
 }
+
+// isTombstone reports whether ev erases its subject.
+func isTombstone(ev eventfeed.Event) bool { return ev.Type == eventfeed.TypeErased }
 
 func appendLatestArgs(args []any, ev eventfeed.Event) ([]any, error) {
 	t, err := formatTime(ev.Time)

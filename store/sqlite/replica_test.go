@@ -431,3 +431,62 @@ func TestLatestOwnTransaction(t *testing.T) {
 		t.Errorf("Get(o7) = %+v, %v; want event 7", got, err)
 	}
 }
+
+// TestLatestTombstone applies a tombstone, inside a batch long enough for
+// the default projection's chunks and through Latest called by a
+// Projection: the erased subject's document goes, the others stay.
+func TestLatestTombstone(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name string
+		opt  sqlite.ReplicaOptions
+	}{
+		{"default", sqlite.ReplicaOptions{}},
+		{"explicit", sqlite.ReplicaOptions{Projection: sqlite.Latest}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := openReplica(t, filepath.Join(t.TempDir(), "replica.db"), tt.opt)
+			var events []eventfeed.Event
+			for i := range 100 {
+				if i == 70 {
+					events = append(events, eventfeed.Event{Feed: source, Seq: uint64(i + 1), ID: "tomb", Type: eventfeed.TypeErased, Subject: "s3"})
+					continue
+				}
+				subject := fmt.Sprint("s", i%7)
+				if i > 70 && subject == "s3" {
+					subject = "t3" // a Log appends nothing for s3 after its tombstone
+				}
+				events = append(events, eventfeed.Event{Feed: source, Seq: uint64(i + 1), ID: fmt.Sprint(i), Type: "t", Subject: subject,
+					Data: fmt.Appendf(nil, `{"secret":"plaintext-%d"}`, i)})
+			}
+			// The other feed's subject of the same name is not erased.
+			events = append(events, eventfeed.Event{Feed: "other", Seq: 1, ID: "o1", Type: "t", Subject: "s3"})
+			if err := r.Apply(ctx, at(t, r, store.Checkpoint{Source: source, LastID: "o1"}), events); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := r.Get(ctx, source, "s3"); !errors.Is(err, sqlite.ErrNotFound) {
+				t.Errorf("Get(s3) after its tombstone = %+v, %v; want ErrNotFound", got, err)
+			}
+			for s := range 7 {
+				if s == 3 {
+					continue
+				}
+				if _, err := r.Get(ctx, source, fmt.Sprint("s", s)); err != nil {
+					t.Errorf("Get(s%d): %v", s, err)
+				}
+			}
+			if got, err := r.Get(ctx, "other", "s3"); err != nil || got.ID != "o1" {
+				t.Errorf("Get(other, s3) = %+v, %v; want event o1", got, err)
+			}
+			// A later event of the subject (not one of an erased subject:
+			// the tombstone came before it) makes a new document.
+			later := eventfeed.Event{Feed: source, Seq: 101, ID: "later", Type: "t", Subject: "s3"}
+			if err := r.Apply(ctx, at(t, r, store.Checkpoint{Source: source, LastID: "later"}), []eventfeed.Event{later}); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := r.Get(ctx, source, "s3"); err != nil || got.ID != "later" {
+				t.Errorf("Get(s3) = %+v, %v; want event later", got, err)
+			}
+		})
+	}
+}

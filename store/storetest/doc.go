@@ -15,6 +15,12 @@
 //		})
 //	}
 //
+// # Keyrings
+//
+// A Log that encrypts (store.Keyring) also runs [TestKeyring], with a
+// [KeyringHarness] that opens a fresh log encrypting or not, and, for a
+// store whose Logs can share storage, another Log on the same storage.
+//
 // # Replicas
 //
 // A replica's effects are its projection's, which the suite cannot see
