@@ -59,6 +59,10 @@ type EncryptedRun struct {
 	ClearEventsPerSecond     float64 `json:"clear_events_per_s"`
 	EncryptedSeconds         float64 `json:"encrypted_seconds"`
 	EncryptedEventsPerSecond float64 `json:"encrypted_events_per_s"`
+	// ClearWireRead and EncryptedWireRead are the bytes each catch-up
+	// read on its connections, HTTP headers included.
+	ClearWireRead     int64 `json:"clear_wire_read_bytes"`
+	EncryptedWireRead int64 `json:"encrypted_wire_read_bytes"`
 	// KeyRequests is how many keys the encrypted catch-up fetched.
 	KeyRequests int64 `json:"key_requests"`
 	// Ratio is EncryptedEventsPerSecond / ClearEventsPerSecond.
@@ -88,7 +92,7 @@ func catchupEncrypted(ctx context.Context, env *Env, cfg CatchupConfig) (*Encryp
 		for _, protocol := range cfg.Protocols {
 			run := EncryptedRun{PageSize: size, Protocol: protocol}
 			for _, enc := range []bool{false, true} {
-				st, secs, keys, err := catchupMemory(ctx, env, logs[enc], size, protocol, enc)
+				st, secs, keys, wire, err := catchupMemory(ctx, env, logs[enc], size, protocol, enc)
 				if err != nil {
 					return nil, err
 				}
@@ -98,9 +102,9 @@ func catchupEncrypted(ctx context.Context, env *Env, cfg CatchupConfig) (*Encryp
 				}
 				run.Events = st.Events
 				if enc {
-					run.EncryptedEventsPerSecond, run.EncryptedSeconds, run.KeyRequests = eps, secs, keys
+					run.EncryptedEventsPerSecond, run.EncryptedSeconds, run.KeyRequests, run.EncryptedWireRead = eps, secs, keys, wire
 				} else {
-					run.ClearEventsPerSecond, run.ClearSeconds = eps, secs
+					run.ClearEventsPerSecond, run.ClearSeconds, run.ClearWireRead = eps, secs, wire
 				}
 			}
 			run.Ratio = ratio(run.EncryptedEventsPerSecond, run.ClearEventsPerSecond)
@@ -138,14 +142,14 @@ func seedMemory(ctx context.Context, env *Env, n, subjects, pageSize int, encryp
 
 // catchupMemory catches up with the feed of log, served in this process,
 // into a new SQLite replica, and returns the poller's Stats, the seconds
-// it took and the key requests it made.
-func catchupMemory(ctx context.Context, env *Env, log store.Log, pageSize int, protocol string, encrypt bool) (poller.Stats, float64, int64, error) {
+// it took, the key requests it made and the bytes it read.
+func catchupMemory(ctx context.Context, env *Env, log store.Log, pageSize int, protocol string, encrypt bool) (poller.Stats, float64, int64, int64, error) {
 	h, err := publisher.New(log, publisher.Config{
 		Prefix:        "/feeds",
 		AuthorizeKeys: func(*http.Request, string) error { return nil },
 	})
 	if err != nil {
-		return poller.Stats{}, 0, 0, err
+		return poller.Stats{}, 0, 0, 0, err
 	}
 	defer h.Close()
 	var keys atomic.Int64
@@ -162,7 +166,7 @@ func catchupMemory(ctx context.Context, env *Env, log store.Log, pageSize int, p
 	}
 	replica, err := openReplica(ctx, filepath.Join(env.Dir, fmt.Sprintf("catchup-%s-%d-%s-replica.db", name, pageSize, protocol)))
 	if err != nil {
-		return poller.Stats{}, 0, 0, err
+		return poller.Stats{}, 0, 0, 0, err
 	}
 	defer replica.Close()
 	var w wire
@@ -179,14 +183,15 @@ func catchupMemory(ctx context.Context, env *Env, log store.Log, pageSize int, p
 		p, err = poller.New(source, replica, poller.Config{Client: client})
 	}
 	if err != nil {
-		return poller.Stats{}, 0, 0, err
+		return poller.Stats{}, 0, 0, 0, err
 	}
 	runtime.GC()
 	start := time.Now()
 	if err := p.Sync(ctx); err != nil {
-		return poller.Stats{}, 0, 0, fmt.Errorf("bench: catch-up (%s): %w", name, err)
+		return poller.Stats{}, 0, 0, 0, fmt.Errorf("bench: catch-up (%s): %w", name, err)
 	}
-	return p.Stats(), time.Since(start).Seconds(), keys.Load(), nil
+	secs := time.Since(start).Seconds()
+	return p.Stats(), secs, keys.Load(), w.read.Load(), nil
 }
 
 // WriteTable prints r as a table.
@@ -194,13 +199,14 @@ func (r *EncryptedCatchupResult) WriteTable(w io.Writer) error {
 	t := table{
 		title: fmt.Sprintf("catchup -encrypt: %d events of ~%d B JSON about %d subjects, publisher (memory Log, this process) -> poller -> SQLite replica, in the clear and encrypted\n%s",
 			r.Events, eventSize, r.Subjects, r.Machine.String()),
-		header: []string{"page size", "protocol", "clear s", "clear events/s", "encrypted s", "encrypted events/s", "key requests", "encrypted/clear"},
+		header: []string{"page size", "protocol", "clear s", "clear events/s", "encrypted s", "encrypted events/s", "clear wire MiB", "encrypted wire MiB", "key requests", "encrypted/clear"},
 	}
 	for _, run := range r.Runs {
 		t.add(n(int64(run.PageSize)), run.Protocol, f(run.ClearSeconds, 2), f(run.ClearEventsPerSecond, 0),
-			f(run.EncryptedSeconds, 2), f(run.EncryptedEventsPerSecond, 0), n(run.KeyRequests), f(run.Ratio, 2))
+			f(run.EncryptedSeconds, 2), f(run.EncryptedEventsPerSecond, 0), f(mb(run.ClearWireRead), 1), f(mb(run.EncryptedWireRead), 1),
+			n(run.KeyRequests), f(run.Ratio, 2))
 	}
-	t.add("target", "", "", "", "", "", "", fmt.Sprintf(">= %.2f", r.Targets.Ratio))
+	t.add("target", "", "", "", "", "", "", "", "", fmt.Sprintf(">= %.2f", r.Targets.Ratio))
 	t.notes = []string{
 		"the same events, sealed per subject (JWE, AES-256-GCM) in the encrypted feed; the poller fetches each subject's key once (GET {feed}/keys/{subject}) and opens every event before the replica applies it.",
 		"both publishers run in this process on memory Logs, one after the other: the SQLite Log does not encrypt on this branch.",
