@@ -126,6 +126,14 @@ func TestKeyLinks(t *testing.T) {
 		}
 	}
 
+	// The other views show sealed events without their data.
+	for _, view := range []string{"people/json", "people/rss", "people/events"} {
+		resp, body := get(t, "GET", base+view, "")
+		if resp.StatusCode != 200 || bytes.Contains(body, []byte("Lovelace")) {
+			t.Errorf("GET %s: %s, plaintext shown: %v", view, resp.Status, bytes.Contains(body, []byte("Lovelace")))
+		}
+	}
+
 	// The entry document carries the link too.
 	_, body = get(t, "GET", base+"people", "")
 	sub, _ := feed.Decode(bytes.NewReader(body), feed.DecodeOptions{}, nil)
