@@ -122,25 +122,7 @@ func (p *Poller) noteKeyLink(e *feed.Entry, base *url.URL) {
 // publisher refuses one wrapping ErrNoKey: nothing of the batch is
 // applied.
 func (p *Poller) open(ctx context.Context, events []eventfeed.Event) error {
-	var (
-		need   map[string]string // subject → key URL, of keys to fetch
-		sealed bool
-	)
-	for i := range events {
-		ev := &events[i]
-		href, ok := p.keys.sealed(ev)
-		if !ok {
-			continue
-		}
-		sealed = true
-		if _, ok := p.keys.keys.Get(ev.Subject); ok {
-			continue
-		}
-		if need == nil {
-			need = make(map[string]string)
-		}
-		need[ev.Subject] = href
-	}
+	need, sealed := p.missingKeys(events)
 	if !sealed {
 		return nil
 	}
@@ -184,6 +166,38 @@ func (p *Poller) open(ctx context.Context, events []eventfeed.Event) error {
 		}
 	}
 	return nil
+}
+
+// missingKeys returns the subjects of the sealed events among events
+// whose keys are not in memory, with their key URLs, and whether any
+// event is sealed.
+func (p *Poller) missingKeys(events []eventfeed.Event) (need map[string]string, sealed bool) {
+	for i := range events {
+		ev := &events[i]
+		href, ok := p.keys.sealed(ev)
+		if !ok {
+			continue
+		}
+		sealed = true
+		if p.keys.keys.Contains(ev.Subject) {
+			continue
+		}
+		if need == nil {
+			need = make(map[string]string)
+		}
+		need[ev.Subject] = href
+	}
+	return need, sealed
+}
+
+// prefetchKeys fetches the keys that the sealed events of a page just
+// fetched will need, while the pages before it are applied, so that
+// applying the page waits less. A key it cannot fetch is left for open
+// to fetch again and report.
+func (p *Poller) prefetchKeys(ctx context.Context, events []eventfeed.Event) {
+	if need, _ := p.missingKeys(events); len(need) > 0 {
+		p.fetchKeys(ctx, need)
+	}
 }
 
 // keyURL is the URL of the key of ev's subject.

@@ -329,7 +329,7 @@ func (p *Poller) newClient(given *http.Client) (*http.Client, bool) {
 		ResponseHeaderTimeout: header,
 		ExpectContinueTimeout: time.Second,
 		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConnsPerHost:   max(p.cfg.Prefetch, 0) + 2,
+		MaxIdleConnsPerHost:   max(p.cfg.Prefetch, 0) + 2 + keyFetchers,
 		ForceAttemptHTTP2:     true,
 	}
 	return &http.Client{Transport: t, CheckRedirect: check}, true

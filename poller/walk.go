@@ -403,6 +403,7 @@ func (p *Poller) produce(ctx context.Context, s *session, w walk, ch chan<- fetc
 			send(fetched{err: err})
 			return nil
 		}
+		p.prefetchKeys(ctx, pg.events)
 		if !send(fetched{pg: pg}) {
 			return nil
 		}
