@@ -113,6 +113,13 @@ const ProblemFeedReset = "https://github.com/eventfeed/eventfeed/ns/1/problems/f
 // client's side is ErrCheckpointLost.
 const ProblemUnknownEvent = "https://github.com/eventfeed/eventfeed/ns/1/problems/unknown-event"
 
+// ProblemErased is the type of the problem document (RFC 9457) with
+// which a publisher answers 410 Gone for the key of an erased subject:
+// the key was destroyed, and the subject's sealed events can no longer be
+// opened. Its meaning on the client's side is ErrErased; a consumer hands
+// such events on with no data (see Event.Erased).
+const ProblemErased = "https://github.com/eventfeed/eventfeed/ns/1/problems/erased"
+
 // MaxFeedNameLen is the longest feed name accepted.
 const MaxFeedNameLen = 128
 

@@ -28,6 +28,10 @@ const (
 	RelNext        = "next"
 	RelPrevArchive = "prev-archive"
 	RelNextArchive = "next-archive"
+	// RelKey links a sealed entry (content of type application/jose) to
+	// the key of its subject, served as a JWK (RFC 7517): an extension
+	// relation (RFC 4287 §4.2.7.2).
+	RelKey = NSEventfeed + "/rel/key"
 )
 
 // Media types of Atom documents.

@@ -51,3 +51,8 @@ func (l *TimedLog) Describe(ch chan<- *prometheus.Desc) { l.hist.Describe(ch) }
 
 // Collect implements prometheus.Collector.
 func (l *TimedLog) Collect(ch chan<- prometheus.Metric) { l.hist.Collect(ch) }
+
+// Unwrap returns the Log l wraps, so that what that Log can do beyond
+// store.Log (a store.Keyring's keys) stays within reach: the publisher
+// serves keys through it.
+func (l *TimedLog) Unwrap() store.Log { return l.Log }

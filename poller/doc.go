@@ -134,6 +134,42 @@
 // retried (the error that ends Sync or Run is returned, and logged at
 // debug level only).
 //
+// # Encrypted feeds
+//
+// An encrypted feed (see the publisher's documentation) carries the data
+// of each event with a subject sealed under the subject's key: content of
+// type application/jose, and a link
+// rel="https://github.com/eventfeed/eventfeed/ns/1/rel/key" to the key.
+// The Poller opens sealed events before the replica sees them: the
+// projection gets each event as it was appended, its data and media type
+// restored. Keys are fetched from the entries' key links (for an
+// http-feed, from the feed's URL followed by "/keys/" and the subject),
+// with "Authorization: Bearer Config.KeyToken" when it is set, before the
+// batch that needs them is applied, so that no replica transaction waits
+// on a request; they are kept in memory only (Config.MaxKeys of them,
+// least recently used dropped first), never in the replica.
+//
+//   - A subject that was erased (its key answers 410 Gone) has its events
+//     handed on with no data and ContentType
+//     eventfeed.EncryptedContentType: eventfeed.Event.Erased reports
+//     them. The tombstone that erased it (Type eventfeed.TypeErased) is
+//     an ordinary event, which the projection should take to remove what
+//     it holds of the subject (sqlite.Latest does); it also drops the
+//     subject's key from the Poller's memory.
+//   - A key the publisher refuses (401, 403, 404, another 4xx, or a
+//     document that is not the subject's key) stops Sync and Run with an
+//     error wrapping ErrNoKey: the event is never skipped. Give the
+//     Poller a KeyToken the publisher accepts and it goes on from there.
+//     5xx, 429 and network failures of a key request are retried like
+//     those of a page.
+//   - Sealed data that does not open (altered, moved from another event or
+//     subject, or sealed under another key) stops them with an error
+//     wrapping eventfeed.ErrDecrypt; nothing of its batch is applied.
+//
+// Content of type application/jose without a key link is not sealed: it is
+// handed on as it is. An http-feed has no such link, so its Poller takes
+// every application/jose event with a subject as sealed.
+//
 // # Limits
 //
 // Every limit has a default (Config documents them): the body size after

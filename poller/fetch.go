@@ -347,6 +347,7 @@ func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
 			noContent = e.ID
 		}
 		ev, err := e.Event(p.feedName)
+		p.noteKeyLink(e, base)
 		switch {
 		case errors.Is(err, feed.ErrOutOfLineContent):
 			// Fetched once the page is read (fetchContents).

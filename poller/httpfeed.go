@@ -92,6 +92,11 @@ func NewHTTPFeed(source string, replica store.Replica, cfg Config) (*HTTPFeed, e
 			return nil, fmt.Errorf("poller: source %q: lastEventId and timeout are the HTTPFeed's to set", source)
 		}
 	}
+	// Keys are under the feed's subscription URL, beside its events.
+	if u := *p.source; strings.HasSuffix(u.Path, "/events") {
+		u.Path, u.RawPath, u.RawQuery = strings.TrimSuffix(u.Path, "/events"), "", ""
+		p.keys.keysAt(u.String())
+	}
 	return &HTTPFeed{p: p}, nil
 }
 

@@ -107,6 +107,15 @@ type Config struct {
 	// again after more than that many others were applied is applied
 	// again. Zero means DefaultRecentIDs.
 	RecentIDs int
+	// KeyToken is sent as "Authorization: Bearer KeyToken" with each
+	// request for the key of a sealed event's subject (see the package
+	// documentation), and with no other request. Empty sends none. For
+	// another scheme, give a Client whose Transport adds it.
+	KeyToken string
+	// MaxKeys bounds the subjects' keys kept in memory (never in the
+	// replica); the least recently used is dropped first and fetched
+	// again when needed. Zero means DefaultMaxKeys.
+	MaxKeys int
 	// FeedName is the Feed given to the events applied. Empty means one
 	// made from the source URL's last path segment (see New).
 	FeedName string
@@ -175,6 +184,8 @@ type Poller struct {
 	stats    Stats
 	maxSeq   uint64
 	failures map[string]int // projection failures by event ID, for DeadLetter
+
+	keys *keyring // of the subjects of an encrypted feed (keys.go)
 }
 
 // New returns a Poller that follows the feed whose subscription document
@@ -226,6 +237,7 @@ func New(source string, replica store.Replica, cfg Config) (*Poller, error) {
 	p.client, p.ownClient = p.newClient(cfg.Client)
 	p.cache = newPageCache(4 * cfg.MaxBodyBytes)
 	p.seen = newRecentIDs(cfg.RecentIDs)
+	p.keys = newKeyring(cfg.MaxKeys, u)
 	return p, nil
 }
 
@@ -278,6 +290,9 @@ func withDefaults(c Config) Config {
 	if c.RecentIDs <= 0 {
 		c.RecentIDs = DefaultRecentIDs
 	}
+	if c.MaxKeys <= 0 {
+		c.MaxKeys = DefaultMaxKeys
+	}
 	return c
 }
 
@@ -314,7 +329,7 @@ func (p *Poller) newClient(given *http.Client) (*http.Client, bool) {
 		ResponseHeaderTimeout: header,
 		ExpectContinueTimeout: time.Second,
 		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConnsPerHost:   max(p.cfg.Prefetch, 0) + 2,
+		MaxIdleConnsPerHost:   max(p.cfg.Prefetch, 0) + 2 + keyFetchers,
 		ForceAttemptHTTP2:     true,
 	}
 	return &http.Client{Transport: t, CheckRedirect: check}, true

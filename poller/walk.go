@@ -403,6 +403,7 @@ func (p *Poller) produce(ctx context.Context, s *session, w walk, ch chan<- fetc
 			send(fetched{err: err})
 			return nil
 		}
+		p.prefetchKeys(ctx, pg.events)
 		if !send(fetched{pg: pg}) {
 			return nil
 		}
@@ -540,6 +541,9 @@ func (p *Poller) gather(ctx context.Context, s *session, b *batch, pg *page, sta
 // projection keeps failing on and goes on with the rest. b is empty after.
 func (p *Poller) commit(ctx context.Context, s *session, b *batch) error {
 	defer b.reset()
+	if err := p.open(ctx, b.events); err != nil {
+		return err
+	}
 	events, pages := b.events, b.pages
 	var first time.Time // of the failures in a row
 	for attempt := 0; len(events) > 0; attempt++ {

@@ -26,6 +26,7 @@
 //	GET  /{feed}/rss, /{feed}/json       the subscription document as RSS 2.0, JSON Feed 1.1
 //	GET  /{feed}/{epoch}/rss/{k}         page k as RSS 2.0
 //	GET  /{feed}/{epoch}/json/{k}        page k as JSON Feed 1.1
+//	GET  /{feed}/keys/{subject}          a subject's key (when Config.AuthorizeKeys is set)
 //
 // A page is full once the head reaches its last seq: it is an archive
 // (fh:archive) and never changes. The working page is the one after the
@@ -159,6 +160,37 @@
 // revalidate. Event data is escaped and shown as text (JSON and XML
 // indented, binary as a hex dump), under a Content-Security-Policy that
 // allows the views' own script and style sheet and nothing else.
+//
+// # Encrypted feeds
+//
+// A Log that is a store.Keyring may store a feed encrypted: the data of
+// each event with a subject is sealed under that subject's key, as a JWE
+// (RFC 7516) in compact serialization, "alg":"dir", "enc":"A256GCM", whose
+// protected header names the plaintext's media type ("cty"), the subject
+// ("kid") and the event's ID ("eid"). The publisher serves such events as
+// they are stored: atom:content type="application/jose" (Base64, like
+// every non-text type), and each such entry links to its subject's key:
+//
+//	<link rel="https://github.com/eventfeed/eventfeed/ns/1/rel/key"
+//	      type="application/jwk+json" href="{feed}/keys/{subject}"/>
+//
+// relative like every link, the subject path-escaped. The key URL of a
+// subject is always the feed's subscription URL followed by "/keys/" and
+// the path-escaped subject, which is how a reader of the formats that
+// carry no such link (the http-feed, whose events carry the JWE in
+// data_base64) finds it. RSS 2.0 and JSON Feed show a sealed event like
+// any other binary content: by its title, without data.
+//
+// GET /{feed}/keys/{subject} answers the key as a JSON Web Key (RFC 7517,
+// application/jwk+json: {"kty":"oct","alg":"A256GCM","kid":subject,"k":…})
+// with "Cache-Control: no-store", so that no cache keeps it past an
+// erasure. Config.AuthorizeKeys decides who may read keys (401 with
+// Config.Challenge, or 403); without it keys are not served (403). Then:
+// 404 for a feed or subject without a key, or a Log that keeps none; 410
+// Gone, with a problem document of type eventfeed.ProblemErased, once the
+// subject was erased. Erasing appends a tombstone event (type
+// eventfeed.TypeErased, the subject, no data), which the feed carries like
+// any event; the pages already served, and cached, do not change.
 //
 // # Limits
 //

@@ -125,6 +125,15 @@ type Config struct {
 	// any other error to answer 403. Its error is logged, not shown to
 	// the client. When nil, POST is answered 405 Method Not Allowed.
 	Authorize func(r *http.Request, feed string) error
+	// AuthorizeKeys, when set, serves the keys of the subjects of
+	// encrypted feeds at /{feed}/keys/{subject} (see the package
+	// documentation) and decides who may read them, as Authorize does for
+	// appends: nil allows r to read the keys of feed, an error wrapping
+	// ErrUnauthorized answers 401, any other error 403. A consumer that
+	// holds a key reads every event of its subject: who may is the
+	// operator's decision, separate from who may append. When nil, keys
+	// are not served (403).
+	AuthorizeKeys func(r *http.Request, feed string) error
 	// Challenge is the WWW-Authenticate header of 401 answers;
 	// DefaultChallenge when empty.
 	Challenge string
@@ -335,6 +344,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST "+p+"/{feed}", h.serveAppend)
 	m.HandleFunc("GET "+p+"/{feed}/{epoch}/pages/{k}", h.servePage)
 	m.HandleFunc("GET "+p+"/{feed}/{epoch}/entries/{seq}", h.serveEntry)
+	m.HandleFunc("GET "+p+"/{feed}/keys/{subject}", h.serveKey)
 	h.httpFeedRoutes(m)
 	// Without a method, the patterns catch every other method, so that
 	// 405 is answered as a problem document (ServeMux's own is text).
@@ -342,6 +352,7 @@ func (h *Handler) routes() {
 	m.HandleFunc(p+"/{$}", get)
 	m.HandleFunc(p+"/{feed}/{epoch}/pages/{k}", get)
 	m.HandleFunc(p+"/{feed}/{epoch}/entries/{seq}", get)
+	m.HandleFunc(p+"/{feed}/keys/{subject}", get)
 	// The alternates, each at URLs of its own (see formatOf).
 	for _, seg := range formatSegment[formatRSS:] {
 		m.HandleFunc("GET "+p+"/{feed}/"+seg, h.serveSubscription)

@@ -365,7 +365,7 @@ func (h *Handler) renderPage(ctx context.Context, f store.Feed, k uint64, at doc
 	}
 	for i := range events {
 		e := feed.EntryFromEvent(events[i], h.cfg.EntryOptions)
-		e.Links = []feed.Link{{Rel: feed.RelSelf, Href: l.entry(events[i].Seq)}}
+		e.Links = keyLink([]feed.Link{{Rel: feed.RelSelf, Href: l.entry(events[i].Seq)}}, l, f, &events[i])
 		doc.Entries[i] = e
 		if e.Updated.After(doc.Updated) {
 			doc.Updated = e.Updated
@@ -426,7 +426,8 @@ func (h *Handler) renderEntry(f store.Feed, ev eventfeed.Event, at docAt, zip bo
 	defer h.stats.timeRender(time.Now())
 	e := feed.EntryFromEvent(ev, h.cfg.EntryOptions)
 	e.Authors = h.authors
-	e.Links = []feed.Link{{Rel: feed.RelSelf, Href: h.links(f, at).entry(ev.Seq)}}
+	l := h.links(f, at)
+	e.Links = keyLink([]feed.Link{{Rel: feed.RelSelf, Href: l.entry(ev.Seq)}}, l, f, &ev)
 	if h.cfg.Browse {
 		e.Links = append(e.Links, feed.Link{Rel: feed.RelAlternate, Type: "text/html", Href: h.htmlAlternate(f, at, entryDoc, ev.Seq)})
 	}

@@ -24,7 +24,7 @@ var benchScenarios = map[string]struct {
 	flags             func(fs *flag.FlagSet) func(ctx context.Context, env *bench.Env) (bench.Result, error)
 }{
 	"cachefan": {"[-events N] [-consumers C] [-page-size P] [-nginx PATH] [-nginx-conf FILE]", "C consumers catch up on the same N events through nginx's cache: publisher CPU on consumers 2..C over consumer 1", cacheFanFlags},
-	"catchup":  {"[-events N] [-page-size P] [-protocol atom|http-feeds]", "a poller catches up with a feed of N events into an SQLite replica", catchupFlags},
+	"catchup":  {"[-events N] [-page-size P] [-protocol atom|http-feeds] [-encrypt [-subjects S]]", "a poller catches up with a feed of N events into an SQLite replica", catchupFlags},
 	"latency":  {"[-n N] [-rate R] [-interval D]", "delay from append to replica commit, long polling vs interval polling", latencyFlags},
 	"serve":    {"[-duration D] [-connections C] [-nginx PATH]", "requests/s for a full page and a 304, beside nginx serving the same bytes", serveFlags},
 	"fanout":   {"[-consumers C]", "memory per idle long poll, and the time until one append wakes them all", fanoutFlags},
@@ -147,11 +147,20 @@ func catchupFlags(fs *flag.FlagSet) func(context.Context, *bench.Env) (bench.Res
 	events := fs.Int("events", bench.DefaultCatchupEvents, "events in the feed (seeding them is not measured)")
 	pageSize := fs.Int("page-size", 0, "page size to measure (default: each of "+intsString(bench.DefaultCatchupPageSizes)+")")
 	protocol := fs.String("protocol", "", "`protocol` to catch up over, "+bench.ProtocolAtom+" or "+bench.ProtocolHTTPFeeds+" (default: both, in the same run)")
+	encrypt := fs.Bool("encrypt", false, "catch up with an encrypted feed and with the same feed in the clear, in one run, both served from memory in this process, and report the ratio (default -events "+strconv.Itoa(bench.DefaultEncryptEvents)+")")
+	subjects := fs.Int("subjects", bench.DefaultEncryptSubjects, "with -encrypt, how many subjects the events are about (one key each)")
 	return func(ctx context.Context, env *bench.Env) (bench.Result, error) {
 		if *events <= 0 {
 			return nil, usagef("-events must be positive")
 		}
-		cfg := bench.CatchupConfig{Events: *events}
+		if *subjects <= 0 {
+			return nil, usagef("-subjects must be positive")
+		}
+		cfg := bench.CatchupConfig{Events: *events, Encrypt: *encrypt, Subjects: *subjects}
+		if *encrypt && !flagGiven(fs, "events") {
+			// Both feeds are held in memory.
+			cfg.Events = bench.DefaultEncryptEvents
+		}
 		switch *protocol {
 		case "":
 		case bench.ProtocolAtom, bench.ProtocolHTTPFeeds:
@@ -161,6 +170,9 @@ func catchupFlags(fs *flag.FlagSet) func(context.Context, *bench.Env) (bench.Res
 		}
 		if *pageSize != 0 {
 			cfg.PageSizes = []int{*pageSize}
+		}
+		if cfg.Encrypt {
+			return bench.CatchupEncrypted(ctx, env, cfg)
 		}
 		return bench.Catchup(ctx, env, cfg)
 	}
@@ -252,4 +264,12 @@ func intsString(v []int) string {
 		s[i] = strconv.Itoa(x)
 	}
 	return strings.Join(s, ", ")
+}
+
+// flagGiven reports whether the flag called name was set on the command
+// line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }

@@ -46,6 +46,24 @@ func checkPercentiles(t *testing.T, what string, p bench.Percentiles, n int) {
 	}
 }
 
+func TestBenchCatchupEncrypt(t *testing.T) {
+	var res bench.EncryptedCatchupResult
+	runBenchJSON(t, &res, "catchup", "-encrypt", "-events", "450", "-subjects", "7", "-page-size", "100")
+	checkMachine(t, res.Machine)
+	if res.Scenario != "catchup-encrypt" || res.Events != 450 || res.Subjects != 7 || len(res.Runs) != 2 || res.Targets.Ratio != bench.TargetEncryptedRatio {
+		t.Fatalf("got %+v", res)
+	}
+	for i, r := range res.Runs {
+		if r.Protocol != []string{bench.ProtocolAtom, bench.ProtocolHTTPFeeds}[i] || r.PageSize != 100 || r.Events != 450 {
+			t.Errorf("run %d: %+v", i, r)
+		}
+		// Each subject's key once; sealed data is larger than the JSON.
+		if r.KeyRequests != 7 || r.Ratio <= 0 || r.ClearEventsPerSecond <= 0 || r.EncryptedWireRead <= r.ClearWireRead {
+			t.Errorf("run %d: %d key requests, ratio %v, wire %d clear %d encrypted", i, r.KeyRequests, r.Ratio, r.ClearWireRead, r.EncryptedWireRead)
+		}
+	}
+}
+
 func TestBenchCatchup(t *testing.T) {
 	var res bench.CatchupResult
 	runBenchJSON(t, &res, "catchup", "-events", "450", "-page-size", "100")
@@ -291,6 +309,7 @@ func TestBenchUsage(t *testing.T) {
 		{[]string{"bench", "-h"}, 0},
 		{[]string{"bench", "nonesuch"}, 2},
 		{[]string{"bench", "catchup", "-events", "0"}, 2},
+		{[]string{"bench", "catchup", "-encrypt", "-subjects", "0"}, 2},
 		{[]string{"bench", "catchup", "-nonesuch"}, 2},
 		{[]string{"bench", "catchup", "extra"}, 2},
 		{[]string{"bench", "serve", "-h"}, 0},

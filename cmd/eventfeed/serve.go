@@ -33,14 +33,15 @@ const shutdownGrace = 10 * time.Second
 const maxHeaderBytes = 64 << 10
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "[-db events.db | -postgres DSN] [-create] [-addr 127.0.0.1:8080] [-metrics-addr ADDR] [-page-size 100]", stderr)
+	fs := newFlagSet("serve", "[-db events.db | -postgres DSN] [-create] [-addr 127.0.0.1:8080] [-metrics-addr ADDR] [-page-size 100] [-append-token-file F] [-key-token-file F]", stderr)
 	lf := addLogFlags(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` to listen on (port 0 picks a free one)")
 	pageSize := fs.Int("page-size", store.DefaultPageSize, "entries per page of feeds created by appends through this server; when given, a feed stored with another size is refused (its pages are cached forever)")
 	maxAge := fs.Duration("max-age", 0, "Cache-Control max-age of the subscription document and working page")
 	maxWait := fs.Duration("max-wait", 0, "longest long poll granted to Prefer: wait (default: the publisher's)")
 	bodyTimeout := fs.Duration("body-timeout", publisher.DefaultBodyTimeout, "longest time to read a request's body; a slower one is answered 408 and its connection closed")
-	token := fs.String("append-token", "", "enable AtomPub POST for requests carrying \"Authorization: Bearer `TOKEN`\"")
+	appendToken := addSecretFlag(fs, "append-token", "EVENTFEED_APPEND_TOKEN", "enables AtomPub POST (appends) for requests carrying it")
+	keyToken := addSecretFlag(fs, "key-token", "EVENTFEED_KEY_TOKEN", "lets requests carrying it read the keys of encrypted feeds at /feeds/{feed}/keys/{subject}")
 	browse := fs.Bool("browse", true, "serve HTML views of the feeds for web browsers at /feeds/~/")
 	verbose := fs.Bool("v", false, "log every request to stderr")
 	metricsAddr := fs.String("metrics-addr", "", "`address` to serve Prometheus metrics on, at /metrics (default: none)")
@@ -51,6 +52,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
+	}
+	token, err := appendToken.get()
+	if err != nil {
+		return err
+	}
+	keys, err := keyToken.get()
+	if err != nil {
+		return err
 	}
 	if err := checkAddr("addr", *addr); err != nil {
 		return err
@@ -103,8 +112,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Logger:      logger,
 		Browse:      *browse,
 	}
-	if *token != "" {
-		cfg.Authorize = bearer(*token)
+	if token != "" {
+		cfg.Authorize = bearer(token)
+	}
+	if keys != "" {
+		cfg.AuthorizeKeys = bearer(keys)
 	}
 	// Without -metrics-addr nothing is measured: the publisher's own
 	// Stats cost nothing, the per-request counting and timing do a little.

@@ -35,6 +35,12 @@ import (
 // when the content is JSON, the text when it is valid UTF-8, else its
 // standard Base64.
 //
+// Events of an encrypted feed are printed opened, with the keys read with
+// -key-token (or -key-token-file, or EVENTFEED_KEY_TOKEN). An event whose
+// subject was erased is printed as such: "erased":true, "data":null and
+// contentType application/jose; the tombstone that erased it is printed
+// like any event, with type eventfeed.erased.
+//
 // Without -follow it exits once it has caught up with the feed, or with
 // status 1 once a request has failed for -retry (30 s by default); with
 // it, it goes on printing new entries until interrupted, retrying
@@ -51,7 +57,7 @@ import (
 // caught up (with -follow, the first time), one summary line. With
 // -metrics-addr it serves the poller's Prometheus metrics.
 func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("tail", "[-db replica.db | -postgres DSN] [-follow | -retry 30s] [-q] [-metrics-addr ADDR] URL", stderr)
+	fs := newFlagSet("tail", "[-db replica.db | -postgres DSN] [-follow | -retry 30s] [-q] [-metrics-addr ADDR] [-key-token-file F] URL", stderr)
 	db := fs.String("db", "", "SQLite `file` keeping the checkpoint, so that the next run prints only new entries (default: none, print everything)")
 	dsn := fs.String("postgres", "", "PostgreSQL `DSN` keeping the checkpoint instead of -db; one tail at a time follows a URL there")
 	schema := fs.String("schema", postgres.DefaultSchema, "PostgreSQL `schema` of the checkpoint, with -postgres")
@@ -59,7 +65,13 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	retry := fs.Duration("retry", 30*time.Second, "without -follow, how long to retry a failing request before giving up (exit 1); -follow retries until interrupted")
 	quiet := fs.Bool("q", false, "print no progress and no summary line on stderr")
 	metricsAddr := fs.String("metrics-addr", "", "`address` to serve Prometheus metrics on, at /metrics (default: none)")
+	keyToken := addSecretFlag(fs, "key-token", "EVENTFEED_KEY_TOKEN",
+		"is sent to read the keys of an encrypted feed (an event of an erased subject prints as \"erased\":true, \"data\":null)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	keys, err := keyToken.get()
+	if err != nil {
 		return err
 	}
 	if *metricsAddr != "" {
@@ -107,7 +119,8 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		replica = &batchReplica{Replica: r, pr: pr}
 	}
 	cfg := poller.Config{
-		Logger: slog.New(&onceHandler{Handler: slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}), mu: new(sync.Mutex), last: new(string)}),
+		KeyToken: keys,
+		Logger:   slog.New(&onceHandler{Handler: slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}), mu: new(sync.Mutex), last: new(string)}),
 	}
 	if !*follow {
 		if *retry <= 0 {
@@ -204,6 +217,9 @@ type line struct {
 	Time        string `json:"time"`
 	ContentType string `json:"contentType"`
 	Data        any    `json:"data"`
+	// Erased marks an event whose subject was erased: its data is gone
+	// (null).
+	Erased bool `json:"erased,omitempty"`
 }
 
 func (pr *printer) print(ev eventfeed.Event) error {
@@ -219,6 +235,8 @@ func (pr *printer) print(ev eventfeed.Event) error {
 		ContentType: ev.MediaType(),
 	}
 	switch {
+	case ev.Erased():
+		l.Erased = true
 	case isJSON(l.ContentType) && json.Valid(ev.Data):
 		l.Data = json.RawMessage(ev.Data)
 	case utf8.Valid(ev.Data):

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,6 +26,12 @@ type CatchupConfig struct {
 	// Protocols are the protocols the same events are caught up over, in
 	// turn: ProtocolAtom and ProtocolHTTPFeeds; both when empty.
 	Protocols []string
+	// Encrypt measures the catch-up of an encrypted feed against the same
+	// feed in the clear, in one run, both served from memory Logs in this
+	// process (CatchupEncrypted); Subjects is how many subjects the events
+	// are about, DefaultEncryptSubjects when zero.
+	Encrypt  bool
+	Subjects int
 }
 
 // Protocols of the catchup scenario.
@@ -126,6 +133,9 @@ func Catchup(ctx context.Context, env *Env, cfg CatchupConfig) (*CatchupResult, 
 		if p != ProtocolAtom && p != ProtocolHTTPFeeds {
 			return nil, fmt.Errorf("bench: catchup: protocol %q is neither %s nor %s", p, ProtocolAtom, ProtocolHTTPFeeds)
 		}
+	}
+	if cfg.Encrypt {
+		return nil, errors.New("bench: catchup: use CatchupEncrypted to measure encryption")
 	}
 	res := &CatchupResult{Scenario: "catchup", Machine: startMachine(), Events: cfg.Events}
 	res.Targets.EventsPerSecond = TargetCatchupEventsPerSecond
@@ -308,4 +318,31 @@ func floor(ctx context.Context, source string, events, pageSize int) (Floor, err
 		PagesPerSecond:  perSecond(int64(pages), elapsed),
 		WireRead:        w.read.Load(),
 	}, nil
+}
+
+// CatchupEncrypted measures the catch-up of cfg.Events encrypted events
+// against the same events in the clear (see CatchupConfig.Encrypt), for
+// each page size and protocol.
+func CatchupEncrypted(ctx context.Context, env *Env, cfg CatchupConfig) (*EncryptedCatchupResult, error) {
+	if err := env.check(); err != nil {
+		return nil, err
+	}
+	if cfg.Events == 0 {
+		cfg.Events = DefaultCatchupEvents
+	}
+	if cfg.Events < 0 || cfg.Subjects < 0 {
+		return nil, fmt.Errorf("bench: catchup: %d events, %d subjects", cfg.Events, cfg.Subjects)
+	}
+	if len(cfg.PageSizes) == 0 {
+		cfg.PageSizes = DefaultCatchupPageSizes
+	}
+	if len(cfg.Protocols) == 0 {
+		cfg.Protocols = []string{ProtocolAtom, ProtocolHTTPFeeds}
+	}
+	for _, p := range cfg.Protocols {
+		if p != ProtocolAtom && p != ProtocolHTTPFeeds {
+			return nil, fmt.Errorf("bench: catchup: protocol %q is neither %s nor %s", p, ProtocolAtom, ProtocolHTTPFeeds)
+		}
+	}
+	return catchupEncrypted(ctx, env, cfg)
 }

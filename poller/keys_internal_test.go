@@ -1,0 +1,32 @@
+package poller
+
+import (
+	"context"
+	"testing"
+
+	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/internal/seal"
+	"github.com/eventfeed/eventfeed/store/memory"
+)
+
+func TestTombstoneDropsKey(t *testing.T) {
+	p, err := New("http://127.0.0.1:1/feeds/people", memory.NewReplica(nil), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, _ := seal.NewAEAD(seal.NewKey())
+	p.keys.keys.Add("ada", subjectKey{aead: aead})
+	ev := eventfeed.Event{Feed: "people", ID: "urn:uuid:1", Type: "person.named", Subject: "ada", Data: []byte(`{"name":"Ada"}`)}
+	sealed := ev
+	sealed.Data, sealed.ContentType = seal.Seal(aead, &ev), eventfeed.EncryptedContentType
+	events := []eventfeed.Event{sealed, seal.Tombstone("people", "ada")}
+	if err := p.open(context.Background(), events); err != nil {
+		t.Fatal(err)
+	}
+	if string(events[0].Data) != `{"name":"Ada"}` || events[0].ContentType != "application/json" {
+		t.Errorf("opened %+v", events[0])
+	}
+	if p.keys.keys.Contains("ada") {
+		t.Error("the tombstone left the key in memory")
+	}
+}
