@@ -26,7 +26,7 @@ var benchScenarios = map[string]struct {
 	"cachefan": {"[-events N] [-consumers C] [-page-size P] [-nginx PATH] [-nginx-conf FILE]", "C consumers catch up on the same N events through nginx's cache: publisher CPU on consumers 2..C over consumer 1", cacheFanFlags},
 	"catchup":  {"[-events N] [-page-size P] [-protocol atom|http-feeds]", "a poller catches up with a feed of N events into an SQLite replica", catchupFlags},
 	"latency":  {"[-n N] [-rate R] [-interval D]", "delay from append to replica commit, long polling vs interval polling", latencyFlags},
-	"serve":    {"[-duration D] [-connections C] [-nginx PATH]", "requests/s for a full page and a 304, beside nginx serving the same bytes", serveFlags},
+	"serve":    {"[-duration D] [-connections C] [-nginx PATH] [-wrk PATH]", "requests/s for a full page and a 304, beside nginx serving the same bytes", serveFlags},
 	"fanout":   {"[-consumers C]", "memory per idle long poll, and the time until one append wakes them all", fanoutFlags},
 	"append":   {"[-n N] [-connections C] [-batch B] [-postgres DSN]", "single-event POSTs/s over HTTP, single and batched appends/s in process", appendFlags},
 }
@@ -203,12 +203,13 @@ func serveFlags(fs *flag.FlagSet) func(context.Context, *bench.Env) (bench.Resul
 	duration := fs.Duration("duration", bench.DefaultServeDuration, "length of each measurement")
 	conns := fs.Int("connections", bench.DefaultServeConnections, "keep-alive connections of the load generator")
 	nginx := fs.String("nginx", defaultNginx(), "nginx `binary` to compare with; empty skips it")
+	wrk := fs.String("wrk", defaultWrk(), "wrk `binary` to measure with too, beside the Go load generator; empty skips it")
 	return func(ctx context.Context, env *bench.Env) (bench.Result, error) {
 		if *duration <= 0 || *conns <= 0 {
 			return nil, usagef("-duration and -connections must be positive")
 		}
 		env.Nginx = *nginx
-		return bench.Serve(ctx, env, bench.ServeConfig{Duration: *duration, Connections: *conns})
+		return bench.Serve(ctx, env, bench.ServeConfig{Duration: *duration, Connections: *conns, Wrk: *wrk})
 	}
 }
 
@@ -244,6 +245,12 @@ func defaultNginx() string {
 		return "/usr/sbin/nginx"
 	}
 	return ""
+}
+
+// defaultWrk returns the wrk binary, if one is installed.
+func defaultWrk() string {
+	p, _ := exec.LookPath("wrk")
+	return p
 }
 
 func intsString(v []int) string {

@@ -61,8 +61,14 @@ func (r *ServeResult) WriteTable(w io.Writer) error {
 	t := table{
 		title: fmt.Sprintf("serve: %d keep-alive connections, %gs each, publisher (eventfeed serve, child process) vs %s\n%s",
 			r.Connections, r.Seconds, against, r.Machine.String()),
-		header: []string{"request", "eventfeed req/s", "p50 ms", "p99 ms", "nginx req/s", "p50 ms", "p99 ms",
-			"eventfeed/nginx", "target", "errors"},
+		header: []string{"request", "client", "eventfeed req/s", "p50 ms", "p99 ms", "server CPU", "client CPU",
+			"nginx req/s", "p50 ms", "p99 ms", "server CPU", "client CPU", "eventfeed/nginx", "target", "errors"},
+	}
+	cpu := func(x float64) string {
+		if x == 0 {
+			return "-"
+		}
+		return f(x, 2)
 	}
 	for _, k := range r.Kinds {
 		name := k.Kind
@@ -70,18 +76,32 @@ func (r *ServeResult) WriteTable(w io.Writer) error {
 			name = fmt.Sprintf("full page (%d B)", r.PageBytes)
 		}
 		e := k.Eventfeed
-		row := []string{name, f(e.PerSecond, 0), f(e.Latency.P50, 3), f(e.Latency.P99, 3)}
+		row := []string{name, k.Client, f(e.PerSecond, 0), f(e.Latency.P50, 3), f(e.Latency.P99, 3), cpu(e.ServerCPU), cpu(e.ClientCPU)}
 		errs := e.Errors
-		if k.Nginx != nil {
-			row = append(row, f(k.Nginx.PerSecond, 0), f(k.Nginx.Latency.P50, 3), f(k.Nginx.Latency.P99, 3), f(k.Ratio, 2))
-			errs += k.Nginx.Errors
+		if n := k.Nginx; n != nil {
+			row = append(row, f(n.PerSecond, 0), f(n.Latency.P50, 3), f(n.Latency.P99, 3), cpu(n.ServerCPU), cpu(n.ClientCPU), f(k.Ratio, 2))
+			errs += n.Errors
 		} else {
-			row = append(row, "-", "-", "-", "-")
+			row = append(row, "-", "-", "-", "-", "-", "-")
 		}
-		row = append(row, fmt.Sprintf(">= %.2f", r.Targets.Ratio), n(errs))
+		row = append(row, fmt.Sprintf(">= %.2f", k.Target), n(errs))
 		t.add(row...)
 	}
-	t.notes = []string{"load generator: Go, one goroutine per connection writing a fixed request and reading the response (raw HTTP/1.1 over net.Conn), closed loop."}
+	t.notes = []string{
+		"client go: this process, one goroutine per connection writing a fixed request and reading the response (raw HTTP/1.1 over net.Conn), closed loop.",
+		"client wrk: " + r.Wrk + " -t1 with the same connections (not run when empty).",
+		"server CPU, client CPU: CPU seconds per second of measurement (1 = one core busy) of the serving process (nginx: its worker) and of the load generator.",
+	}
+	for _, k := range r.Kinds {
+		for _, l := range []struct {
+			who string
+			r   *LoadResult
+		}{{"eventfeed", &k.Eventfeed}, {"nginx", k.Nginx}} {
+			if l.r != nil && l.r.FirstError != "" {
+				t.notes = append(t.notes, fmt.Sprintf("%s, %s, %s, first error: %s", k.Kind, k.Client, l.who, l.r.FirstError))
+			}
+		}
+	}
 	return t.write(w)
 }
 
