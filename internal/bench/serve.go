@@ -202,7 +202,7 @@ func Serve(ctx context.Context, env *Env, cfg ServeConfig) (*ServeResult, error)
 			}
 			// wrk checks no status but 2xx/3xx, nor any body: the bytes it
 			// read, headers included, tell a full page from a 304.
-			if per := r.MBPerSecond * (1 << 20) / r.PerSecond; err == nil && r.Errors == 0 && (per < float64(size)) != notMod {
+			if per := r.MBPerSecond * (1 << 20) / r.PerSecond; err == nil && r.Errors == 0 && (per < float64(t.fullSize)) != notMod {
 				r.Errors, r.FirstError = r.Requests, fmt.Sprintf("%.0f bytes read per response, not those of a %d", per, status)
 			}
 		} else {
