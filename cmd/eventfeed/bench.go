@@ -36,6 +36,11 @@ var benchScenarios = map[string]struct {
 // -cpuprofile, so that the profile shows the publisher's side too.
 const benchPublisher = "publisher"
 
+// benchFloor is the scenario name under which the serve scenario runs a
+// plain net/http server of files from memory, beside the publisher:
+// bench floor -addr ADDR DIR.
+const benchFloor = "floor"
+
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		benchUsage(stderr)
@@ -45,8 +50,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return flag.ErrHelp
 	}
 	name, args := args[0], args[1:]
-	if name == benchPublisher {
+	switch name {
+	case benchPublisher:
 		return runBenchPublisher(ctx, args, stdout, stderr)
+	case benchFloor:
+		return runBenchFloor(ctx, args, stdout)
 	}
 	sc, ok := benchScenarios[name]
 	if !ok {
@@ -126,6 +134,15 @@ func runBenchPublisher(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	defer stop()
 	return runServe(ctx, args[2:], stdout, stderr)
+}
+
+// runBenchFloor serves the files of a directory from memory with a plain
+// net/http handler: bench floor -addr ADDR DIR.
+func runBenchFloor(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) != 3 || args[0] != "-addr" {
+		return usagef("usage: eventfeed bench %s -addr ADDR DIR", benchFloor)
+	}
+	return bench.RunFloor(ctx, args[1], args[2], stdout)
 }
 
 func startCPUProfile(file string) (stop func(), err error) {

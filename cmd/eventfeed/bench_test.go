@@ -194,7 +194,10 @@ func TestBenchServe(t *testing.T) {
 			for i, w := range want {
 				k := res.Kinds[i]
 				name := w.kind + ", " + w.client
-				results := map[string]*bench.LoadResult{"eventfeed": &k.Eventfeed, "nginx": k.Nginx}
+				results := map[string]*bench.LoadResult{"eventfeed": &k.Eventfeed, "nginx": k.Nginx, "net/http": &k.NetHTTP}
+				if k.NetHTTPRatio <= 0 {
+					t.Errorf("%s: eventfeed/net/http ratio %g, want one", name, k.NetHTTPRatio)
+				}
 				if nginx == "" {
 					if k.Nginx != nil || k.Ratio != 0 {
 						t.Errorf("%s: got nginx figures %+v, ratio %g without nginx", name, k.Nginx, k.Ratio)

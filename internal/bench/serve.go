@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"time"
 )
@@ -64,9 +65,15 @@ type ServeKind struct {
 	Client    string      `json:"client"`
 	Eventfeed LoadResult  `json:"eventfeed"`
 	Nginx     *LoadResult `json:"nginx,omitempty"`
+	// NetHTTP is a plain net/http handler serving the same bytes from
+	// memory (FloorHandler), with the publisher's server settings: what
+	// net/http costs before any work of the publisher.
+	NetHTTP LoadResult `json:"net_http"`
 	// Ratio is Eventfeed.PerSecond / Nginx.PerSecond; Target its target.
 	Ratio  float64 `json:"ratio,omitempty"`
 	Target float64 `json:"target"`
+	// NetHTTPRatio is Eventfeed.PerSecond / NetHTTP.PerSecond.
+	NetHTTPRatio float64 `json:"net_http_ratio"`
 }
 
 // Serve measures requests per second and their latency for a full page
@@ -148,6 +155,30 @@ func Serve(ctx context.Context, env *Env, cfg ServeConfig) (*ServeResult, error)
 		etag:     head.etag,
 		fullSize: int64(len(page.body)),
 	}
+	// The plain net/http server, with the same bytes.
+	floorDir := filepath.Join(env.Dir, "floor")
+	if err := os.MkdirAll(floorDir, 0o755); err != nil {
+		return nil, err
+	}
+	for name, b := range map[string][]byte{"page.xml": page.body, "head.xml": head.body} {
+		if err := os.WriteFile(filepath.Join(floorDir, name), b, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	floor, err := env.startChild(ctx, "bench", "floor", "-addr", "127.0.0.1:0", floorDir)
+	if err != nil {
+		return nil, err
+	}
+	defer floor.kill()
+	fh, err := get(ctx, floor.addr, request("GET", floor.addr, "/head.xml", nil))
+	if err != nil {
+		return nil, err
+	}
+	if fh.status != 200 || fh.etag == "" {
+		return nil, fmt.Errorf("bench: net/http GET /head.xml: status %d, ETag %q", fh.status, fh.etag)
+	}
+	nh := &target{addr: floor.addr, pid: floor.pid(), full: "/page.xml", head: "/head.xml", etag: fh.etag, fullSize: int64(len(page.body))}
+
 	var ng *target
 	if env.Nginx != "" {
 		n, err := startNginx(ctx, env.Nginx, filepath.Join(env.Dir, "nginx"), map[string][]byte{
@@ -201,8 +232,9 @@ func Serve(ctx context.Context, env *Env, cfg ServeConfig) (*ServeResult, error)
 				r.ServerCPU = (after - before).Seconds() / r.Seconds
 			}
 			// wrk checks no status but 2xx/3xx, nor any body: the bytes it
-			// read, headers included, tell a full page from a 304.
-			if per := r.MBPerSecond * (1 << 20) / r.PerSecond; err == nil && r.Errors == 0 && (per < float64(t.fullSize)) != notMod {
+			// read, headers included (which it prints to three figures),
+			// tell a full page from a 304.
+			if per := r.MBPerSecond * (1 << 20) / r.PerSecond; err == nil && r.Errors == 0 && (per < float64(t.fullSize)/2) != notMod {
 				r.Errors, r.FirstError = r.Requests, fmt.Sprintf("%.0f bytes read per response, not those of a %d", per, status)
 			}
 		} else {
@@ -235,17 +267,19 @@ func Serve(ctx context.Context, env *Env, cfg ServeConfig) (*ServeResult, error)
 	} {
 		for _, client := range clients {
 			k := ServeKind{Kind: kind.name, Client: client, Target: kind.target}
-			// Alternate who goes first, so that neither always meets the
-			// machine in the same state.
-			order := []string{"eventfeed", "nginx"}
-			if i%2 == 1 {
-				order = []string{"nginx", "eventfeed"}
-			}
+			// Rotate who goes first, so that none always meets the machine
+			// in the same state.
+			order := []string{"eventfeed", "nginx", "net/http"}
+			order = append(order[i%3:], order[:i%3]...)
 			i++
 			for _, who := range order {
 				switch {
 				case who == "eventfeed":
 					if k.Eventfeed, err = measure(who+", "+kind.name, client, &ef, kind.notMod); err != nil {
+						return nil, err
+					}
+				case who == "net/http":
+					if k.NetHTTP, err = measure(who+", "+kind.name, client, nh, kind.notMod); err != nil {
 						return nil, err
 					}
 				case ng != nil:
@@ -259,8 +293,12 @@ func Serve(ctx context.Context, env *Env, cfg ServeConfig) (*ServeResult, error)
 			if k.Nginx != nil {
 				k.Ratio = ratio(k.Eventfeed.PerSecond, k.Nginx.PerSecond)
 			}
+			k.NetHTTPRatio = ratio(k.Eventfeed.PerSecond, k.NetHTTP.PerSecond)
 			res.Kinds = append(res.Kinds, k)
 		}
+	}
+	if _, err := floor.stop(); err != nil {
+		return nil, err
 	}
 	if _, err := pub.stop(); err != nil {
 		return nil, err
