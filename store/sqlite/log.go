@@ -283,7 +283,8 @@ func (l *Log) fresh(ctx context.Context) {
 	if now-l.looked.Load() < int64(l.interval) {
 		return
 	}
-	l.look(ctx, lookRequest{ack: make(chan struct{}), since: now - int64(l.interval)})
+	// A look that began after now-interval will do.
+	l.look(ctx, lookRequest{ack: make(chan struct{}), since: now - int64(l.interval) + 1})
 }
 
 // look hands req to the watcher and waits until it is done, ctx is done
