@@ -72,7 +72,7 @@ type Log struct {
 	interval    time.Duration
 	born        time.Time        // the origin of looked
 	looked      atomic.Int64     // when the last look began: nanoseconds since born
-	looks       atomic.Uint64    // looks begun
+	looks       atomic.Uint64    // looks begun, for tests
 	waiting     atomic.Int64     // Wait calls under way
 	wake        chan struct{}    // one slot: a Wait began while none was under way
 	poke        chan lookRequest // requests to look now, from Notify and fresh
@@ -256,8 +256,9 @@ func (l *Log) watch(ctx context.Context, version int64) {
 		l.looked.Store(l.now())
 		l.looks.Add(1)
 		// A failure is retried at the next look. The read is not
-		// interruptible (it does not wait for locks), which spares the
-		// driver a goroutine for each.
+		// interruptible, which spares the driver a goroutine for each:
+		// in WAL mode it waits for no writer, and for anything else
+		// (a recovery) at most BusyTimeout.
 		var v int64
 		if err := l.dataVersion.QueryRowContext(context.WithoutCancel(ctx)).Scan(&v); err == nil && v != version {
 			if err := l.reload(ctx); err == nil {
