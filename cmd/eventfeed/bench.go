@@ -26,7 +26,7 @@ var benchScenarios = map[string]struct {
 	"cachefan": {"[-events N] [-consumers C] [-page-size P] [-nginx PATH] [-nginx-conf FILE]", "C consumers catch up on the same N events through nginx's cache: publisher CPU on consumers 2..C over consumer 1", cacheFanFlags},
 	"catchup":  {"[-events N] [-page-size P] [-protocol atom|http-feeds] [-encrypt [-subjects S]]", "a poller catches up with a feed of N events into an SQLite replica", catchupFlags},
 	"latency":  {"[-n N] [-rate R] [-interval D]", "delay from append to replica commit, long polling vs interval polling", latencyFlags},
-	"serve":    {"[-duration D] [-connections C] [-nginx PATH]", "requests/s for a full page and a 304, beside nginx serving the same bytes", serveFlags},
+	"serve":    {"[-duration D] [-connections C] [-nginx PATH] [-wrk PATH]", "requests/s for a full page and a 304, beside nginx serving the same bytes", serveFlags},
 	"fanout":   {"[-consumers C]", "memory per idle long poll, and the time until one append wakes them all", fanoutFlags},
 	"append":   {"[-n N] [-connections C] [-batch B] [-postgres DSN]", "single-event POSTs/s over HTTP, single and batched appends/s in process", appendFlags},
 }
@@ -35,6 +35,11 @@ var benchScenarios = map[string]struct {
 // a CPU profile: the scenarios start their publisher that way when given
 // -cpuprofile, so that the profile shows the publisher's side too.
 const benchPublisher = "publisher"
+
+// benchFloor is the scenario name under which the serve scenario runs a
+// plain net/http server of files from memory, beside the publisher:
+// bench floor -addr ADDR DIR.
+const benchFloor = "floor"
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
@@ -45,8 +50,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return flag.ErrHelp
 	}
 	name, args := args[0], args[1:]
-	if name == benchPublisher {
+	switch name {
+	case benchPublisher:
 		return runBenchPublisher(ctx, args, stdout, stderr)
+	case benchFloor:
+		return runBenchFloor(ctx, args, stdout)
 	}
 	sc, ok := benchScenarios[name]
 	if !ok {
@@ -126,6 +134,15 @@ func runBenchPublisher(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	defer stop()
 	return runServe(ctx, args[2:], stdout, stderr)
+}
+
+// runBenchFloor serves the files of a directory from memory with a plain
+// net/http handler: bench floor -addr ADDR DIR.
+func runBenchFloor(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) != 3 || args[0] != "-addr" {
+		return usagef("usage: eventfeed bench %s -addr ADDR DIR", benchFloor)
+	}
+	return bench.RunFloor(ctx, args[1], args[2], stdout)
 }
 
 func startCPUProfile(file string) (stop func(), err error) {
@@ -215,12 +232,13 @@ func serveFlags(fs *flag.FlagSet) func(context.Context, *bench.Env) (bench.Resul
 	duration := fs.Duration("duration", bench.DefaultServeDuration, "length of each measurement")
 	conns := fs.Int("connections", bench.DefaultServeConnections, "keep-alive connections of the load generator")
 	nginx := fs.String("nginx", defaultNginx(), "nginx `binary` to compare with; empty skips it")
+	wrk := fs.String("wrk", defaultWrk(), "wrk `binary` to measure with too, beside the Go load generator; empty skips it")
 	return func(ctx context.Context, env *bench.Env) (bench.Result, error) {
 		if *duration <= 0 || *conns <= 0 {
 			return nil, usagef("-duration and -connections must be positive")
 		}
 		env.Nginx = *nginx
-		return bench.Serve(ctx, env, bench.ServeConfig{Duration: *duration, Connections: *conns})
+		return bench.Serve(ctx, env, bench.ServeConfig{Duration: *duration, Connections: *conns, Wrk: *wrk})
 	}
 }
 
@@ -256,6 +274,12 @@ func defaultNginx() string {
 		return "/usr/sbin/nginx"
 	}
 	return ""
+}
+
+// defaultWrk returns the wrk binary, if one is installed.
+func defaultWrk() string {
+	p, _ := exec.LookPath("wrk")
+	return p
 }
 
 func intsString(v []int) string {

@@ -189,40 +189,57 @@ func TestBenchLatency(t *testing.T) {
 
 func TestBenchServe(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		nginx func(t *testing.T) string
+		name       string
+		nginx, wrk func(t *testing.T) string
 	}{
-		{"alone", func(*testing.T) string { return "" }},
-		{"nginx", func(t *testing.T) string { return testenv.Command(t, "nginx") }},
+		{"alone", func(*testing.T) string { return "" }, func(*testing.T) string { return "" }},
+		{"nginx and wrk", func(t *testing.T) string { return testenv.Command(t, "nginx") }, func(t *testing.T) string { return testenv.Command(t, "wrk") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			nginx := tc.nginx(t)
+			nginx, wrk := tc.nginx(t), tc.wrk(t)
 			var res bench.ServeResult
-			runBenchJSON(t, &res, "serve", "-duration", "200ms", "-connections", "2", "-nginx", nginx)
+			runBenchJSON(t, &res, "serve", "-duration", "200ms", "-connections", "2", "-nginx", nginx, "-wrk", wrk)
 			checkMachine(t, res.Machine)
-			if res.Scenario != "serve" || res.Connections != 2 || res.Nginx != nginx || len(res.Kinds) != 2 || res.PageBytes < 100*300 {
-				t.Fatalf("got %q, %d connections, nginx %q, %d kinds, page of %d B; want serve, 2, %q, 2, a page of 100 entries",
-					res.Scenario, res.Connections, res.Nginx, len(res.Kinds), res.PageBytes, nginx)
+			type kind struct{ kind, client string }
+			want := []kind{{"full page", "go"}, {"304", "go"}}
+			if wrk != "" {
+				want = []kind{{"full page", "go"}, {"full page", "wrk"}, {"304", "go"}, {"304", "wrk"}}
 			}
-			for i, kind := range []string{"full page", "304"} {
+			if res.Scenario != "serve" || res.Connections != 2 || res.Nginx != nginx || res.Wrk != wrk || len(res.Kinds) != len(want) || res.PageBytes < 100*300 {
+				t.Fatalf("got %q, %d connections, nginx %q, wrk %q, %d kinds, page of %d B; want serve, 2, %q, %q, %d, a page of 100 entries",
+					res.Scenario, res.Connections, res.Nginx, res.Wrk, len(res.Kinds), res.PageBytes, nginx, wrk, len(want))
+			}
+			for i, w := range want {
 				k := res.Kinds[i]
-				results := map[string]*bench.LoadResult{"eventfeed": &k.Eventfeed, "nginx": k.Nginx}
+				name := w.kind + ", " + w.client
+				results := map[string]*bench.LoadResult{"eventfeed": &k.Eventfeed, "nginx": k.Nginx, "net/http": &k.NetHTTP}
+				if k.NetHTTPRatio <= 0 {
+					t.Errorf("%s: eventfeed/net/http ratio %g, want one", name, k.NetHTTPRatio)
+				}
 				if nginx == "" {
 					if k.Nginx != nil || k.Ratio != 0 {
-						t.Errorf("%s: got nginx figures %+v, ratio %g without nginx", kind, k.Nginx, k.Ratio)
+						t.Errorf("%s: got nginx figures %+v, ratio %g without nginx", name, k.Nginx, k.Ratio)
 					}
 					delete(results, "nginx")
 				} else if k.Nginx == nil || k.Ratio <= 0 {
-					t.Fatalf("%s: got nginx %+v, ratio %g; want figures", kind, k.Nginx, k.Ratio)
+					t.Fatalf("%s: got nginx %+v, ratio %g; want figures", name, k.Nginx, k.Ratio)
 				}
-				if k.Kind != kind {
-					t.Errorf("kind %d: got %q, want %q", i, k.Kind, kind)
+				if k.Kind != w.kind || k.Client != w.client {
+					t.Errorf("kind %d: got %q, %q; want %q, %q", i, k.Kind, k.Client, w.kind, w.client)
+				}
+				if wantTarget := map[string]float64{"full page": bench.TargetServeRatio, "304": bench.TargetServeNotModifiedRatio}[w.kind]; k.Target != wantTarget {
+					t.Errorf("%s: target %g, want %g", name, k.Target, wantTarget)
 				}
 				for who, r := range results {
 					if r.Requests <= 0 || r.Errors != 0 || r.PerSecond <= 0 {
-						t.Errorf("%s, %s: got %d requests, %d errors (%s), %g/s", kind, who, r.Requests, r.Errors, r.FirstError, r.PerSecond)
+						t.Errorf("%s, %s: got %d requests, %d errors (%s), %g/s", name, who, r.Requests, r.Errors, r.FirstError, r.PerSecond)
 					}
-					checkPercentiles(t, kind+", "+who, r.Latency, int(r.Requests))
+					if r.ServerCPU < 0 || r.ClientCPU < 0 {
+						t.Errorf("%s, %s: CPU of server %g, client %g; want no negative", name, who, r.ServerCPU, r.ClientCPU)
+					}
+					if w.client == "go" {
+						checkPercentiles(t, name+", "+who, r.Latency, int(r.Requests))
+					}
 				}
 			}
 		})

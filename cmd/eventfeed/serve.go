@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -139,12 +140,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer h.Close()
 	pc := metrics.NewPublisherCollector(h)
 
-	mux := http.NewServeMux()
+	var feeds http.Handler = h
 	if timed != nil {
-		mux.Handle("/feeds/", pc.Instrument(cfg.Prefix, h))
-	} else {
-		mux.Handle("/feeds/", h)
+		feeds = pc.Instrument(cfg.Prefix, h)
 	}
+	mux := http.NewServeMux()
 	mux.Handle("/feeds", http.RedirectHandler("/feeds/", http.StatusMovedPermanently))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -158,9 +158,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(w, "ok")
 	})
 
-	var root http.Handler = mux
+	var root http.Handler = prefixMux{prefix: cfg.Prefix + "/", feeds: feeds, other: mux}
 	if *verbose {
-		root = logRequests(logger, mux)
+		root = logRequests(logger, root)
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -214,6 +214,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return nil
+}
+
+// prefixMux hands the requests whose path begins with prefix to feeds,
+// and the others to other. The publisher's own ServeMux cleans and routes
+// feed requests as a ServeMux in front would (a path that is not clean is
+// redirected to its cleaned form): matching them twice cost as much CPU as
+// the publisher's own work for a 304.
+type prefixMux struct {
+	prefix       string
+	feeds, other http.Handler
+}
+
+func (m prefixMux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, m.prefix) {
+		m.feeds.ServeHTTP(w, r)
+		return
+	}
+	m.other.ServeHTTP(w, r)
 }
 
 // readyTimeout bounds the store check of /readyz.

@@ -63,8 +63,7 @@ type CacheFanResult struct {
 	CPURatio float64 `json:"cpu_ratio"`
 	// IdleCPUPerSecond is the publisher's CPU time per second of wall
 	// time while no one reads, measured over IdleSeconds before consumer
-	// 1: what it spends whatever the consumers do (its SQLite log looks
-	// for other processes' commits every 10 ms).
+	// 1: what it spends whatever the consumers do.
 	IdleSeconds      float64 `json:"idle_s"`
 	IdleCPUPerSecond float64 `json:"idle_cpu_per_s"`
 	// SlowestSpeedRatio is the smallest SpeedRatio of consumers 2..N; 0

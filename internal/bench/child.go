@@ -31,7 +31,13 @@ type child struct {
 // startServe starts "eventfeed serve" with args and -addr 127.0.0.1:0, and
 // returns once it listens.
 func (e *Env) startServe(ctx context.Context, args ...string) (*child, error) {
-	cmd := e.Command(append([]string{"serve", "-addr", "127.0.0.1:0"}, args...)...)
+	return e.startChild(ctx, append([]string{"serve", "-addr", "127.0.0.1:0"}, args...)...)
+}
+
+// startChild starts the eventfeed binary with args, a server that prints
+// "serving URL" once it listens, and returns then.
+func (e *Env) startChild(ctx context.Context, args ...string) (*child, error) {
+	cmd := e.Command(args...)
 	ready := make(chan string, 1)
 	c := &child{cmd: cmd, stderr: &tail{}, done: make(chan struct{})}
 	cmd.Stdout = &lineWatcher{prefix: "serving ", found: ready}

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,9 @@ type load struct {
 	conns    int
 	warmup   time.Duration
 	duration time.Duration
+	// server is the process whose CPU time is read around the
+	// measurement, 0 for none.
+	server int
 }
 
 // LoadResult is what a load measured.
@@ -27,11 +31,18 @@ type LoadResult struct {
 	Errors    int64   `json:"errors"`
 	Seconds   float64 `json:"seconds"`
 	PerSecond float64 `json:"req_per_s"`
-	// MBPerSecond is the rate of response bodies, in MiB/s.
+	// MBPerSecond is the rate of response bodies, in MiB/s (with wrk,
+	// of whole responses, headers included).
 	MBPerSecond float64     `json:"body_mib_per_s"`
 	Latency     Percentiles `json:"latency"`
 	// FirstError describes the first failed request, if any.
 	FirstError string `json:"first_error,omitempty"`
+	// ServerCPU and ClientCPU are the CPU time the server and the load
+	// generator used per second of the measurement (1 is one core busy),
+	// 0 when not measured. The Go load generator's is that of this
+	// whole process.
+	ServerCPU float64 `json:"server_cpu_per_s,omitempty"`
+	ClientCPU float64 `json:"client_cpu_per_s,omitempty"`
 }
 
 // run applies the load and measures it.
@@ -58,6 +69,18 @@ func (l load) run(ctx context.Context) (LoadResult, error) {
 	start := time.Now()
 	measure := start.Add(l.warmup)
 	end := measure.Add(l.duration)
+	// The CPU times at the start of the measurement, read by a goroutine
+	// of their own: the connections' goroutines are all busy.
+	cpuStart := make(chan cpuTimes, 1)
+	go func() {
+		timer := time.NewTimer(l.warmup)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		cpuStart <- readCPU(l.server)
+	}()
 	fail := func(format string, args ...any) {
 		errs.Add(1)
 		s := fmt.Sprintf(format, args...)
@@ -105,10 +128,12 @@ func (l load) run(ctx context.Context) (LoadResult, error) {
 		})
 	}
 	wg.Wait()
+	cpuEnd := readCPU(l.server)
 	if err := ctx.Err(); err != nil {
 		return LoadResult{}, err
 	}
 	elapsed := time.Since(measure)
+	cpu := cpuEnd.sub(<-cpuStart)
 	var all []time.Duration
 	for _, s := range samples {
 		all = append(all, s...)
@@ -120,9 +145,30 @@ func (l load) run(ctx context.Context) (LoadResult, error) {
 		PerSecond:   perSecond(requests.Load(), elapsed),
 		MBPerSecond: mb(bodyBytes.Load()) / elapsed.Seconds(),
 		Latency:     summarize(all),
+		ServerCPU:   cpu.server.Seconds() / elapsed.Seconds(),
+		ClientCPU:   cpu.client.Seconds() / elapsed.Seconds(),
 	}
 	if s := firstErr.Load(); s != nil {
 		r.FirstError = *s
 	}
 	return r, nil
+}
+
+// cpuTimes are the CPU times of this process (client) and of a server
+// process, zero where they cannot be read.
+type cpuTimes struct{ client, server time.Duration }
+
+// readCPU reads the CPU times of this process and of process server (none
+// when 0).
+func readCPU(server int) cpuTimes {
+	var t cpuTimes
+	t.client, _ = procCPU(os.Getpid())
+	if server != 0 {
+		t.server, _ = procCPU(server)
+	}
+	return t
+}
+
+func (t cpuTimes) sub(u cpuTimes) cpuTimes {
+	return cpuTimes{client: t.client - u.client, server: t.server - u.server}
 }

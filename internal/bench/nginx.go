@@ -173,6 +173,16 @@ func (n *nginx) errorLog() string {
 	return string(b)
 }
 
+// worker returns the process ID of nginx's one worker, 0 when it cannot
+// be told.
+func (n *nginx) worker() int {
+	pids, err := childPIDs(n.cmd.Process.Pid)
+	if err != nil || len(pids) != 1 {
+		return 0
+	}
+	return pids[0]
+}
+
 // stop ends nginx (SIGTERM: fast shutdown) and waits for it.
 func (n *nginx) stop() {
 	n.cmd.Process.Signal(syscall.SIGTERM)

@@ -154,3 +154,21 @@ func procCPU(pid int) (time.Duration, error) {
 	}
 	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
+
+// childPIDs returns the processes whose parent is pid (from
+// /proc/PID/task/PID/children, Linux 3.5 and later).
+func childPIDs(pid int) ([]int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range bytes.Fields(b) {
+		p, err := strconv.Atoi(string(f))
+		if err != nil {
+			return nil, fmt.Errorf("/proc/%d/task/%d/children: %w", pid, pid, err)
+		}
+		pids = append(pids, p)
+	}
+	return pids, nil
+}

@@ -20,3 +20,4 @@ func raiseNoFile(want uint64) (uint64, error)     { return 0, errNoProc }
 func loadAverage() ([3]float64, error)            { return [3]float64{}, errNoProc }
 func cpuModel() string                            { return "" }
 func procCPU(int) (time.Duration, error)          { return 0, errNoProc }
+func childPIDs(int) ([]int, error)                { return nil, errNoProc }

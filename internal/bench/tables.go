@@ -59,29 +59,60 @@ func (r *ServeResult) WriteTable(w io.Writer) error {
 		against = "nginx (" + r.Nginx + ", 1 worker, static files, its own ETag)"
 	}
 	t := table{
-		title: fmt.Sprintf("serve: %d keep-alive connections, %gs each, publisher (eventfeed serve, child process) vs %s\n%s",
+		title: fmt.Sprintf("serve: %d keep-alive connections, %gs each, publisher (eventfeed serve, child process) vs %s and a plain net/http handler\n%s",
 			r.Connections, r.Seconds, against, r.Machine.String()),
-		header: []string{"request", "eventfeed req/s", "p50 ms", "p99 ms", "nginx req/s", "p50 ms", "p99 ms",
-			"eventfeed/nginx", "target", "errors"},
+		header: []string{"request", "client", "server", "req/s", "p50 ms", "p99 ms", "server CPU", "server µs/req", "client CPU",
+			"eventfeed/this", "target", "errors"},
+	}
+	cpu := func(x float64) string {
+		if x == 0 {
+			return "-"
+		}
+		return f(x, 2)
 	}
 	for _, k := range r.Kinds {
 		name := k.Kind
 		if name == "full page" {
 			name = fmt.Sprintf("full page (%d B)", r.PageBytes)
 		}
-		e := k.Eventfeed
-		row := []string{name, f(e.PerSecond, 0), f(e.Latency.P50, 3), f(e.Latency.P99, 3)}
-		errs := e.Errors
-		if k.Nginx != nil {
-			row = append(row, f(k.Nginx.PerSecond, 0), f(k.Nginx.Latency.P50, 3), f(k.Nginx.Latency.P99, 3), f(k.Ratio, 2))
-			errs += k.Nginx.Errors
-		} else {
-			row = append(row, "-", "-", "-", "-")
+		for _, s := range []struct {
+			who    string
+			l      *LoadResult
+			ratio  string
+			target string
+		}{
+			{"eventfeed", &k.Eventfeed, "", ""},
+			{"nginx", k.Nginx, f(k.Ratio, 2), fmt.Sprintf(">= %.2f", k.Target)},
+			{"net/http", &k.NetHTTP, f(k.NetHTTPRatio, 2), ""},
+		} {
+			if s.l == nil {
+				continue
+			}
+			l := s.l
+			perReq := "-"
+			if l.ServerCPU > 0 && l.PerSecond > 0 {
+				perReq = f(l.ServerCPU/l.PerSecond*1e6, 1)
+			}
+			t.add(name, k.Client, s.who, f(l.PerSecond, 0), f(l.Latency.P50, 3), f(l.Latency.P99, 3),
+				cpu(l.ServerCPU), perReq, cpu(l.ClientCPU), s.ratio, s.target, n(l.Errors))
 		}
-		row = append(row, fmt.Sprintf(">= %.2f", r.Targets.Ratio), n(errs))
-		t.add(row...)
 	}
-	t.notes = []string{"load generator: Go, one goroutine per connection writing a fixed request and reading the response (raw HTTP/1.1 over net.Conn), closed loop."}
+	t.notes = []string{
+		"client go: this process, one goroutine per connection writing a fixed request and reading the response (raw HTTP/1.1 over net.Conn), closed loop.",
+		"client wrk: " + r.Wrk + " -t1 with the same connections (not run when empty).",
+		"net/http: the same bytes from memory, headers set straight into the map, 304 on an exact If-None-Match, the publisher's http.Server settings (eventfeed bench floor).",
+		"server CPU, client CPU: CPU seconds per second of measurement (1 = one core busy) of the serving process (nginx: its worker) and of the load generator; server µs/req: server CPU per request.",
+	}
+	for _, k := range r.Kinds {
+		for _, l := range []struct {
+			who string
+			r   *LoadResult
+		}{{"eventfeed", &k.Eventfeed}, {"nginx", k.Nginx}, {"net/http", &k.NetHTTP}} {
+			if l.r != nil && l.r.FirstError != "" {
+				t.notes = append(t.notes, fmt.Sprintf("%s, %s, %s, first error: %s", k.Kind, k.Client, l.who, l.r.FirstError))
+			}
+		}
+	}
 	return t.write(w)
 }
 

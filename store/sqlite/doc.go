@@ -11,9 +11,13 @@
 // Feed, Feeds and Wait answer from memory. The Log updates its heads after
 // its own appends, and a background watcher picks up commits made by
 // other connections or processes on the same file (another Log, the
-// eventfeed command, AppendTx): every Options.PollInterval it reads
-// SQLite's data_version, which changes only when another connection has
-// committed, and reloads the heads only then. Close stops the watcher.
+// eventfeed command, AppendTx): it reads SQLite's data_version, which
+// changes only when another connection has committed, and reloads the
+// heads only then. It reads it every Options.PollInterval while a Wait is
+// under way; with none, only when Feed or Feeds finds the last read older
+// than PollInterval, so that an idle Log costs nothing and its answers
+// still include every commit made PollInterval ago or earlier. Close
+// stops the watcher.
 //
 // # The transactional outbox
 //

@@ -17,7 +17,8 @@ import (
 )
 
 // DefaultPollInterval is how often a Log looks for events committed by
-// other connections and processes, when Options leaves it zero.
+// other connections and processes while a Wait is under way, when Options
+// leaves it zero.
 const DefaultPollInterval = 10 * time.Millisecond
 
 // Options configures a Log. The zero value is ready to use.
@@ -29,9 +30,10 @@ type Options struct {
 
 	// PollInterval is how often the Log checks whether another connection
 	// or process committed events (AppendTx, another Log on the same
-	// file), to wake Wait. Zero means DefaultPollInterval. The check reads
-	// one counter kept in memory by SQLite; the feeds are read again only
-	// when it changed.
+	// file), to wake Wait, while at least one Wait is under way; with none,
+	// nothing is checked until Feed or Feeds asks. Zero means
+	// DefaultPollInterval. The check reads one counter kept in memory by
+	// SQLite; the feeds are read again only when it changed.
 	PollInterval time.Duration
 
 	// BusyTimeout is how long a write waits for another connection's
@@ -84,11 +86,27 @@ type Log struct {
 
 	// The watcher notices commits by other connections: see watch.
 	watcher     *sql.Conn
-	dataVersion *sql.Stmt          // on watcher
-	allFeeds    *sql.Stmt          // on watcher
-	poke        chan chan struct{} // Notify's requests to look now
+	dataVersion *sql.Stmt // on watcher
+	allFeeds    *sql.Stmt // on watcher
+	interval    time.Duration
+	born        time.Time        // the origin of looked
+	looked      atomic.Int64     // when the last look began: nanoseconds since born
+	looks       atomic.Uint64    // looks begun, for tests
+	waiting     atomic.Int64     // Wait calls under way
+	wake        chan struct{}    // one slot: a Wait began while none was under way
+	poke        chan lookRequest // requests to look now, from Notify and fresh
 	stop        context.CancelFunc
 	done        chan struct{}
+}
+
+// lookRequest asks the watcher to look for commits of other connections,
+// and to close ack once it has. With notify unset, a look begun at since
+// or later (nanoseconds since born) will do, however recent: the
+// requests of fresh share one look.
+type lookRequest struct {
+	ack    chan struct{}
+	notify bool
+	since  int64
 }
 
 var _ store.Keyring = (*Log)(nil)
@@ -171,7 +189,10 @@ func Open(ctx context.Context, path string, opt Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{db: db, path: path, pageSize: size, encrypt: opt.Encrypt, kek: kek, writing: make(chan struct{}, 1), poke: make(chan chan struct{}), done: make(chan struct{})}
+	l := &Log{
+		db: db, path: path, pageSize: size, encrypt: opt.Encrypt, kek: kek, writing: make(chan struct{}, 1),
+		interval: interval, born: time.Now(), wake: make(chan struct{}, 1), poke: make(chan lookRequest), done: make(chan struct{}),
+	}
 	version, err := l.init(ctx)
 	if err != nil {
 		l.release()
@@ -180,7 +201,7 @@ func Open(ctx context.Context, path string, opt Options) (*Log, error) {
 	}
 	wctx, stop := context.WithCancel(context.Background())
 	l.stop = stop
-	go l.watch(wctx, interval, version)
+	go l.watch(wctx, version)
 	return l, nil
 }
 
@@ -237,31 +258,87 @@ func (l *Log) release() {
 }
 
 // watch makes commits by other connections (AppendTx, other processes)
-// known to Wait. SQLite's data_version, read on a connection of its own,
-// changes whenever another connection committed; only then are the feeds
-// read again.
-func (l *Log) watch(ctx context.Context, interval time.Duration, version int64) {
+// known to Wait, Feed and Feeds. SQLite's data_version, read on a
+// connection of its own, changes whenever another connection committed;
+// only then are the feeds read again.
+//
+// It looks every PollInterval while a Wait is under way, and otherwise
+// only when asked (Notify, fresh): an idle Log costs nothing. A Wait that
+// begins after a pause gets a look at once, unless one began less than
+// PollInterval ago.
+func (l *Log) watch(ctx context.Context, version int64) {
 	defer close(l.done)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
+	timer := time.NewTimer(l.interval)
+	defer timer.Stop()
 	for {
-		var ack chan struct{} // closed once a Notify's look is done
+		var due <-chan time.Time
+		timer.Stop()
+		if l.waiting.Load() > 0 {
+			timer.Reset(l.interval - time.Duration(l.now()-l.looked.Load()))
+			due = timer.C
+		}
+		var req lookRequest
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
-		case ack = <-l.poke:
+		case <-l.wake:
+			continue
+		case <-due:
+		case req = <-l.poke:
+			if !req.notify && l.looked.Load() >= req.since {
+				close(req.ack)
+				continue
+			}
 		}
-		// A failure is retried at the next tick.
+		l.looked.Store(l.now())
+		l.looks.Add(1)
+		// A failure is retried at the next look. The read is not
+		// interruptible, which spares the driver a goroutine for each:
+		// in WAL mode it waits for no writer, and for anything else
+		// (a recovery) at most BusyTimeout.
 		var v int64
-		if err := l.dataVersion.QueryRowContext(ctx).Scan(&v); err == nil && v != version {
+		if err := l.dataVersion.QueryRowContext(context.WithoutCancel(ctx)).Scan(&v); err == nil && v != version {
 			if err := l.reload(ctx); err == nil {
 				version = v
 			}
 		}
-		if ack != nil {
-			close(ack)
+		if req.ack != nil {
+			close(req.ack)
 		}
+	}
+}
+
+// now is the time since the Log was opened, in nanoseconds, on the
+// monotonic clock.
+func (l *Log) now() int64 { return int64(time.Since(l.born)) }
+
+// fresh makes the heads include every commit that any connection made at
+// least PollInterval ago: when the last look began longer ago than that
+// (nothing looks while no Wait is under way), it asks the watcher for a
+// look and waits for it. Callers arriving together share one look.
+func (l *Log) fresh(ctx context.Context) {
+	now := l.now()
+	if now-l.looked.Load() < int64(l.interval) {
+		return
+	}
+	// A look that began after now-interval will do.
+	l.look(ctx, lookRequest{ack: make(chan struct{}), since: now - int64(l.interval) + 1})
+}
+
+// look hands req to the watcher and waits until it is done, ctx is done
+// or the Log is closed.
+func (l *Log) look(ctx context.Context, req lookRequest) {
+	select {
+	case l.poke <- req:
+	case <-l.done:
+		return
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-req.ack:
+	case <-l.done:
+	case <-ctx.Done():
 	}
 }
 
@@ -293,16 +370,7 @@ func (l *Log) reload(ctx context.Context) error {
 // the requests that follow (Feed, and so a publisher's answers) see the
 // events. It returns at once on a closed Log.
 func (l *Log) Notify() {
-	ack := make(chan struct{})
-	select {
-	case l.poke <- ack:
-	case <-l.done:
-		return
-	}
-	select {
-	case <-ack:
-	case <-l.done:
-	}
+	l.look(context.Background(), lookRequest{ack: make(chan struct{}), notify: true})
 }
 
 // DB returns the Log's database, for the caller's own tables and for the
@@ -631,11 +699,14 @@ func (l *Log) Read(ctx context.Context, feed string, from, to uint64) ([]eventfe
 	return out, nil
 }
 
-// Feed describes the feed called name, from memory.
+// Feed describes the feed called name, from memory, which includes the
+// commits of other connections and processes made PollInterval ago or
+// earlier.
 func (l *Log) Feed(ctx context.Context, name string) (store.Feed, error) {
 	if l.closed.Load() {
 		return store.Feed{}, eventfeed.ErrClosed
 	}
+	l.fresh(ctx)
 	f, ok := l.heads.Get(name)
 	if !ok {
 		return store.Feed{}, fmt.Errorf("sqlite: feed %q: %w", name, eventfeed.ErrFeedNotFound)
@@ -643,11 +714,12 @@ func (l *Log) Feed(ctx context.Context, name string) (store.Feed, error) {
 	return f, nil
 }
 
-// Feeds lists every feed, sorted by name, from memory.
+// Feeds lists every feed, sorted by name, from memory, as Feed describes.
 func (l *Log) Feeds(ctx context.Context) ([]store.Feed, error) {
 	if l.closed.Load() {
 		return nil, eventfeed.ErrClosed
 	}
+	l.fresh(ctx)
 	return l.heads.List(), nil
 }
 
@@ -659,6 +731,14 @@ func (l *Log) Wait(ctx context.Context, feed string, after uint64) (store.Feed, 
 	if err := eventfeed.ValidateFeedName(feed); err != nil {
 		return store.Feed{}, fmt.Errorf("sqlite: wait: %w", err)
 	}
+	// The first Wait under way starts the watcher's polling.
+	if l.waiting.Add(1) == 1 {
+		select {
+		case l.wake <- struct{}{}:
+		default: // a wake is pending already
+		}
+	}
+	defer l.waiting.Add(-1)
 	return l.heads.Wait(ctx, feed, after)
 }
 

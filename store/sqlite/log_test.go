@@ -208,7 +208,11 @@ func TestOtherProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer l.Close()
-		mustAppend(t, l, ev("a", "from-child"))
+		id := os.Getenv("EVENTFEED_SQLITE_APPEND_ID")
+		if id == "" {
+			id = "from-child"
+		}
+		mustAppend(t, l, ev("a", id))
 		return
 	}
 	if testing.Short() {
@@ -222,17 +226,81 @@ func TestOtherProcess(t *testing.T) {
 		_, err := l.Wait(context.Background(), "a", 1)
 		woke <- err
 	}()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestOtherProcess$")
-	cmd.Env = append(os.Environ(), "EVENTFEED_SQLITE_APPEND="+path)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("child process: %v\n%s", err, out)
-	}
+	appendFromChild(t, path, "")
 	if err := <-woke; err != nil {
 		t.Fatalf("Wait: %v", err)
 	}
 	got, err := l.Read(context.Background(), "a", 2, 2)
 	if err != nil || len(got) != 1 || got[0].ID != "a-from-child" {
 		t.Errorf("Read(2) = %+v, %v; want the child's event", got, err)
+	}
+}
+
+// appendFromChild appends the event ev("a", id) to the log at path from a
+// child process (TestOtherProcess's), and returns once it has exited. An
+// empty id means "from-child".
+func appendFromChild(t *testing.T, path, id string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestOtherProcess$")
+	cmd.Env = append(os.Environ(), "EVENTFEED_SQLITE_APPEND="+path, "EVENTFEED_SQLITE_APPEND_ID="+id)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child process: %v\n%s", err, out)
+	}
+}
+
+// TestIdle checks that a Log with no Wait under way does not look at the
+// file, and that a Wait arriving later, and Feed, still see what another
+// process appended meanwhile.
+func TestIdle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	const interval = time.Millisecond
+	// quiet is long enough for a polling Log to look dozens of times.
+	const quiet = 50 * interval
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "log.db")
+	l := openLog(t, path, sqlite.Options{PollInterval: interval})
+	mustAppend(t, l, ev("a", "1"))
+
+	// No Wait: no look, whatever other processes do.
+	looks := sqlite.Looks(l)
+	appendFromChild(t, path, "2")
+	time.Sleep(quiet)
+	if got := sqlite.Looks(l); got != looks {
+		t.Errorf("%d looks with no Wait under way, want none", got-looks)
+	}
+
+	// A Wait arriving later sees the other process's event.
+	f, err := l.Wait(ctx, "a", 1)
+	if err != nil || f.Head != 2 {
+		t.Fatalf("Wait(a, 1) after another process appended = head %d, %v; want head 2", f.Head, err)
+	}
+	if got, err := l.Read(ctx, "a", 2, 2); err != nil || len(got) != 1 || got[0].ID != "a-2" {
+		t.Errorf("Read(2) = %+v, %v; want the child's event", got, err)
+	}
+
+	// Once no Wait is under way, the looks stop: one may have been due
+	// already when the Wait returned.
+	looks = sqlite.Looks(l)
+	time.Sleep(quiet)
+	if got := sqlite.Looks(l); got > looks+1 {
+		t.Errorf("%d looks after the Wait returned, want at most 1", got-looks)
+	}
+
+	// Feed and Feeds include a commit made PollInterval ago or earlier,
+	// without any Wait.
+	looks = sqlite.Looks(l)
+	appendFromChild(t, path, "3")
+	time.Sleep(interval)
+	if f, err := l.Feed(ctx, "a"); err != nil || f.Head != 3 {
+		t.Errorf("Feed(a) after another process appended = head %d, %v; want head 3", f.Head, err)
+	}
+	if feeds, err := l.Feeds(ctx); err != nil || len(feeds) != 1 || feeds[0].Head != 3 {
+		t.Errorf("Feeds after another process appended = %+v, %v; want a at head 3", feeds, err)
+	}
+	if got := sqlite.Looks(l); got == looks {
+		t.Errorf("Feed did not look at the file")
 	}
 }
 
