@@ -95,8 +95,11 @@ type Config struct {
 	// BatchSize events. A page is never split. Zero means DefaultBatchSize.
 	BatchSize int
 	// Prefetch is how many pages are fetched and decoded ahead of the one
-	// being applied while catching up. Zero means DefaultPrefetch;
-	// negative fetches the next page only after the current one is applied.
+	// being applied while catching up. From 2 on, the request for a page
+	// goes out as soon as the links of the page before it are read,
+	// while that page's entries are still being decoded. Zero means
+	// DefaultPrefetch; negative fetches the next page only after the
+	// current one is applied.
 	Prefetch int
 	// RecentIDs is how many applied entry IDs of a feed without ef:seq
 	// the checkpoint keeps, committed with the events, to tell what was
@@ -512,7 +515,7 @@ func (p *Poller) run(ctx context.Context) error {
 	}
 	pollURL, etag := head.pollTarget()
 	for {
-		pg, err := p.fetchRetry(ctx, pollURL, etag, p.cfg.Wait)
+		pg, err := p.fetchRetry(ctx, pollURL, etag, p.cfg.Wait, nil)
 		if err != nil {
 			return err
 		}
