@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+// TestLineEncoding checks that appendLine writes what encoding/json writes
+// (with SetEscapeHTML(false)) for lines whose every field is set, in the
+// forms strings and data take.
+func TestLineEncoding(t *testing.T) {
+	odd := "a\"b\\c<d>&e\x01\n\t\u2028\u2029é\xff😀"
+	full := line{ID: "urn:uuid:1", Seq: 7, Type: "order.placed", Subject: "order-1", Time: "2026-12-02T16:00:00.123456789Z",
+		ContentType: "application/json", Data: json.RawMessage(`{ "a" : [1, 2], "s": "x<y>&\u00e9" }`)}
+	// A field added to line and not written by appendLine fails here.
+	v := reflect.ValueOf(full)
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			t.Fatalf("field %s of line is not set by this test: set it, and have appendLine write it", v.Type().Field(i).Name)
+		}
+	}
+	lines := []line{
+		full,
+		{ID: "urn:2", Type: "t", Time: "2026-12-02T16:00:00Z", ContentType: "text/plain", Data: "plain text"},
+		{ID: odd, Seq: 1 << 60, Type: odd, Subject: odd, Time: odd, ContentType: odd, Data: odd},
+		{ID: "urn:3", ContentType: "application/json", Data: json.RawMessage(`"str"`)},
+		{ID: "urn:4", ContentType: "application/octet-stream", Data: "AAEC/w=="},
+		{},
+	}
+	for _, l := range lines {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(l); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := appendLine([]byte("prefix"), &l)
+		if !ok || string(got) != "prefix"+want.String() {
+			t.Errorf("appendLine(%+v):\ngot  %q (%v)\nwant %q", l, got, ok, "prefix"+want.String())
+		}
+	}
+	for _, bad := range []string{"", "{", `{"a":1}x`, "nope"} {
+		l := line{ID: "urn:5", Data: json.RawMessage(bad)}
+		if got, ok := appendLine([]byte("prefix"), &l); ok || string(got) != "prefix" {
+			t.Errorf("appendLine with data %q: got %q, %v; want prefix, false", bad, got, ok)
+		}
+	}
+}
