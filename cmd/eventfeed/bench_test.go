@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -86,6 +87,9 @@ func TestBenchCatchup(t *testing.T) {
 	}
 	if r.PublisherPeakRSS < 1<<20 || r.PollerPeakRSS < 1<<20 {
 		t.Errorf("peak RSS: got publisher %d, poller %d; want at least 1 MiB each", r.PublisherPeakRSS, r.PollerPeakRSS)
+	}
+	if runtime.GOOS == "linux" && (r.PollerCPU <= 0 || res.Runs[2].PollerCPU <= 0) {
+		t.Errorf("CPU: got poller %v s, tail %v s; want both positive", r.PollerCPU, res.Runs[2].PollerCPU)
 	}
 }
 

@@ -101,6 +101,12 @@ type CatchupRun struct {
 	PublisherPeakRSS int64 `json:"publisher_peak_rss_bytes"`
 	PollerPeakRSS    int64 `json:"poller_peak_rss_bytes"`
 	PollerPeakReset  bool  `json:"poller_peak_reset"`
+
+	// PollerCPU and PublisherCPU are the CPU seconds (user and system)
+	// the poller's process (this one, or tail's) and the publisher's spent
+	// on the catch-up: on a shared machine, steadier than its wall time.
+	PollerCPU    float64 `json:"poller_cpu_s"`
+	PublisherCPU float64 `json:"publisher_cpu_s"`
 }
 
 // Floor is the time to GET every page of a feed without parsing it.
@@ -241,11 +247,13 @@ func catchupRun(ctx context.Context, env *Env, serveArgs []string, pageSize int,
 	runtime.GC()
 	debug.FreeOSMemory()
 	run.PollerPeakReset = resetPeak(os.Getpid()) == nil
+	cpu0, pubCPU0 := cpuOf(os.Getpid()), cpuOf(pub.pid())
 	start := time.Now()
 	if err := p.Sync(ctx); err != nil {
 		return run, fmt.Errorf("bench: catch-up: %w", err)
 	}
 	elapsed := time.Since(start)
+	run.PollerCPU, run.PublisherCPU = cpuOf(os.Getpid())-cpu0, cpuOf(pub.pid())-pubCPU0
 	_, run.PollerPeakRSS, _ = procMemory(os.Getpid())
 	run.PublisherPeakRSS, err = pub.stop()
 	pub = nil
@@ -293,6 +301,7 @@ func tailRun(ctx context.Context, env *Env, serveArgs []string, pageSize int) (C
 	errs := &tail{}
 	cmd.Stderr = errs
 	dieWithParent(cmd)
+	pubCPU0 := cpuOf(pub.pid())
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return run, fmt.Errorf("bench: eventfeed tail: %w", err)
@@ -311,6 +320,8 @@ func tailRun(ctx context.Context, env *Env, serveArgs []string, pageSize int) (C
 		return run, fmt.Errorf("bench: eventfeed tail: %v: %s", err, errs)
 	}
 	run.PollerPeakRSS = peakRSS(cmd.ProcessState)
+	run.PollerCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	run.PublisherCPU = cpuOf(pub.pid()) - pubCPU0
 	run.PublisherPeakRSS, err = pub.stop()
 	pub = nil
 	if err != nil {
@@ -334,6 +345,13 @@ func tailRun(ctx context.Context, env *Env, serveArgs []string, pageSize int) (C
 	run.EventsPerSecond = perSecond(lines, elapsed)
 	env.logf("catchup, page size %d, tail: %.0f events/s", pageSize, run.EventsPerSecond)
 	return run, nil
+}
+
+// cpuOf is the CPU seconds process pid has used so far, 0 where that
+// cannot be read.
+func cpuOf(pid int) float64 {
+	d, _ := procCPU(pid)
+	return d.Seconds()
 }
 
 // countLines counts the lines of f from its start.
