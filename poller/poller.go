@@ -129,7 +129,7 @@ type Stats struct {
 	Events      uint64 // events applied
 	Parked      uint64 // events parked as dead letters
 	Duplicates  uint64 // entries dropped because they were already applied
-	Pages       uint64 // pages fetched and decoded
+	Pages       uint64 // pages fetched and decoded (a page fetched ahead and dropped too)
 	CacheHits   uint64 // archive pages taken from the Poller's page cache
 	NotModified uint64 // 304 answers to polls at the head
 	Errors      uint64 // failed requests and failed Apply calls
