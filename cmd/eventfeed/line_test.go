@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"reflect"
 	"testing"
+
+	"github.com/eventfeed/eventfeed"
 )
 
 // TestLineEncoding checks that appendLine writes what encoding/json writes
@@ -45,6 +48,29 @@ func TestLineEncoding(t *testing.T) {
 		l := line{ID: "urn:5", Data: json.RawMessage(bad)}
 		if got, ok := appendLine([]byte("prefix"), &l); ok || string(got) != "prefix" {
 			t.Errorf("appendLine with data %q: got %q, %v; want prefix, false", bad, got, ok)
+		}
+	}
+}
+
+// BenchmarkTailPrint prints events like those "eventfeed seed" appends
+// (about 300 bytes of JSON) as tail does, a batch of 500 at a time.
+func BenchmarkTailPrint(b *testing.B) {
+	events := make([]eventfeed.Event, 500)
+	for i := range events {
+		events[i] = seedEvent("bench", i, 300)
+		events[i].Seq = uint64(i + 1)
+	}
+	pr := &printer{out: io.Discard}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(events[0].Data)))
+	for i := 0; b.Loop(); i++ {
+		if err := pr.print(events[i%len(events)]); err != nil {
+			b.Fatal(err)
+		}
+		if i%len(events) == len(events)-1 {
+			if err := pr.flush(); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }
