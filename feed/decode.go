@@ -76,6 +76,15 @@ type DecodeOptions struct {
 	// Feed.Resolve). Without Base, only xml:base values that are absolute
 	// URLs are applied.
 	Base *url.URL
+	// Head, when not nil, is called once by Decode with the feed's
+	// elements read before its first entry (Entries empty), as soon as
+	// that entry starts, or at the end of a feed without entries. Feeds
+	// written by this package, and most others, put their links and
+	// fh:archive first, so a reader that follows links can start on the
+	// next document while this one's entries are still being read. The
+	// Feed Decode returns holds every element, those after the first
+	// entry too. Head must not keep head.
+	Head func(head *Feed)
 }
 
 func (o DecodeOptions) withDefaults() DecodeOptions {
@@ -487,12 +496,16 @@ func (d *decoder) feed(f *Feed, fn func(*Entry) error) error {
 	if fn != nil {
 		e = &Entry{}
 	}
+	head := d.opt.Head
 	for {
 		if err := d.next(); err != nil {
 			return err
 		}
 		switch d.kind {
 		case tokEnd:
+			if head != nil {
+				head(f)
+			}
 			return d.end()
 		case tokText:
 			continue
@@ -515,6 +528,10 @@ func (d *decoder) feed(f *Feed, fn func(*Entry) error) error {
 				f.Links = append(f.Links, d.link())
 				err = d.skip()
 			case "entry":
+				if head != nil {
+					head(f)
+					head = nil
+				}
 				d.entries++
 				if d.entries > d.opt.MaxEntries {
 					return fmt.Errorf("%w: more than %d entries", ErrTooLarge, d.opt.MaxEntries)

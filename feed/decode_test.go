@@ -178,6 +178,54 @@ func TestDecodeCallback(t *testing.T) {
 	}
 }
 
+func TestDecodeHead(t *testing.T) {
+	const doc = `<feed xmlns="http://www.w3.org/2005/Atom" xmlns:fh="http://purl.org/syndication/history/1.0">
+  <id>urn:f</id>
+  <link rel="self" href="/p/2"/>
+  <link rel="next-archive" href="/p/3"/>
+  <fh:archive/>
+  <entry><id>urn:1</id><title>a</title><updated>2026-01-01T00:00:00Z</updated></entry>
+  <link rel="prev-archive" href="/p/1"/>
+  <entry><id>urn:2</id><title>b</title><updated>2026-01-01T00:00:00Z</updated></entry>
+</feed>`
+	for _, withFn := range []bool{true, false} {
+		var heads []feed.Feed
+		entries := 0
+		opt := feed.DecodeOptions{Head: func(h *feed.Feed) {
+			if entries != 0 {
+				t.Errorf("Head called after %d entries, want before the first", entries)
+			}
+			heads = append(heads, *h)
+		}}
+		var fn func(*feed.Entry) error
+		if withFn {
+			fn = func(*feed.Entry) error { entries++; return nil }
+		}
+		f, err := feed.Decode(strings.NewReader(doc), opt, fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := feed.Feed{ID: "urn:f", Archive: true, Links: []feed.Link{{Rel: "self", Href: "/p/2"}, {Rel: "next-archive", Href: "/p/3"}}}
+		if len(heads) != 1 || !reflect.DeepEqual(heads[0], want) {
+			t.Errorf("fn %v: Head got %+v, want once %+v", withFn, heads, want)
+		}
+		if got := f.Link(feed.RelPrevArchive); got != "/p/1" {
+			t.Errorf("fn %v: prev-archive after the first entry: got %q in the Feed, want /p/1", withFn, got)
+		}
+	}
+
+	// A feed without entries: Head at its end, with everything.
+	var heads []feed.Feed
+	empty := `<feed xmlns="http://www.w3.org/2005/Atom"><id>urn:e</id><link rel="current" href="/e"/></feed>`
+	if _, err := feed.Decode(strings.NewReader(empty), feed.DecodeOptions{Head: func(h *feed.Feed) { heads = append(heads, *h) }}, func(*feed.Entry) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := feed.Feed{ID: "urn:e", Links: []feed.Link{{Rel: "current", Href: "/e"}}}
+	if len(heads) != 1 || !reflect.DeepEqual(heads[0], want) {
+		t.Errorf("empty feed: Head got %+v, want once %+v", heads, want)
+	}
+}
+
 func TestDecodeEntry(t *testing.T) {
 	want := entryDocument()
 	var b bytes.Buffer

@@ -86,8 +86,12 @@
 // replica, or move its checkpoint) is the application's decision.
 //
 // While catching up, the next pages (Config.Prefetch) are fetched and
-// decoded while the current one is applied; a page is applied only once it
-// has been read completely.
+// decoded while the current one is applied, and the request for a page
+// goes out as soon as the links of the page before it are read (they come
+// before the entries in eventfeed's pages and most others), not once its
+// entries are decoded. A page is applied only once it has been read
+// completely, after the page before it, and only when that page's links
+// lead to it; a page fetched ahead of one that fails is dropped.
 //
 // # At the head
 //

@@ -51,11 +51,24 @@ func parseAbs(s string) (*url.URL, error) {
 // fetchPage returns the page at rawURL, from the page cache when it holds
 // it (archives only), else fetched with retries.
 func (p *Poller) fetchPage(ctx context.Context, rawURL string) (*page, error) {
+	return p.fetchPageAhead(ctx, rawURL, nil)
+}
+
+// fetchPageAhead is fetchPage that, when ahead is not nil, calls it with
+// the URL of the page's successor (see page.successor) as soon as the
+// page's links tell it: before its entries are decoded, when the links
+// come first. It may be called again when the request is retried, and
+// is not called when the links name no successor. It only announces:
+// the page returned is what counts.
+func (p *Poller) fetchPageAhead(ctx context.Context, rawURL string, ahead func(next string)) (*page, error) {
 	if pg, ok := p.cache.get(rawURL); ok {
 		p.count(func(s *Stats) { s.CacheHits++ })
+		if next := pg.successor(); ahead != nil && next != "" {
+			ahead(next)
+		}
 		return pg, nil
 	}
-	pg, err := p.fetchRetry(ctx, rawURL, "", 0)
+	pg, err := p.fetchRetry(ctx, rawURL, "", 0, ahead)
 	if err != nil {
 		return nil, err
 	}
@@ -68,11 +81,11 @@ func (p *Poller) fetchPage(ctx context.Context, rawURL string) (*page, error) {
 
 // fetchRetry fetches rawURL, retrying failures worth retrying with backoff
 // until ctx ends. etag and wait make it a conditional request and a long
-// poll.
-func (p *Poller) fetchRetry(ctx context.Context, rawURL, etag string, wait time.Duration) (*page, error) {
+// poll; ahead is fetchPageAhead's.
+func (p *Poller) fetchRetry(ctx context.Context, rawURL, etag string, wait time.Duration, ahead func(string)) (*page, error) {
 	var first time.Time // of the failures in a row
 	for attempt := 0; ; attempt++ {
-		pg, err := p.fetchOnce(ctx, rawURL, etag, wait)
+		pg, err := p.fetchOnce(ctx, rawURL, etag, wait, ahead)
 		if err == nil && len(pg.srcs) > 0 {
 			err = p.fetchContents(ctx, pg)
 		}
@@ -218,7 +231,7 @@ func (p *Poller) backoff(n int) time.Duration {
 }
 
 // fetchOnce makes one GET of rawURL. Errors worth retrying are *retryable.
-func (p *Poller) fetchOnce(ctx context.Context, rawURL, etag string, wait time.Duration) (*page, error) {
+func (p *Poller) fetchOnce(ctx context.Context, rawURL, etag string, wait time.Duration, ahead func(string)) (*page, error) {
 	u, err := parseAbs(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("poller: bad URL: %w", err)
@@ -295,7 +308,7 @@ func (p *Poller) fetchOnce(ctx context.Context, rawURL, etag string, wait time.D
 		}
 		return nil, fmt.Errorf("%w: %s: %w", ErrNotAFeed, u.Redacted(), err)
 	}
-	if err := p.decode(pg, resp.Request.URL, doc); err != nil {
+	if err := p.decode(pg, resp.Request.URL, doc, ahead); err != nil {
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
@@ -333,12 +346,31 @@ func (p *Poller) gunzip(r io.Reader) (*gzip.Reader, error) {
 }
 
 // decode reads the feed document in r into pg, resolving its links against
-// base, the URL it came from, and the xml:base attributes in scope.
-func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
+// base, the URL it came from, and the xml:base attributes in scope. ahead,
+// when not nil, is told the successor the links read before the first
+// entry name (see fetchPageAhead).
+func (p *Poller) decode(pg *page, base *url.URL, r io.Reader, ahead func(string)) error {
 	n := 0
 	noContent := "" // the ID of an entry without content, for paged feeds
 	pg.events = make([]eventfeed.Event, 0, p.entries.Load())
-	f, err := feed.Decode(r, feed.DecodeOptions{MaxBytes: p.cfg.MaxBodyBytes, Base: base}, func(e *feed.Entry) error {
+	opt := feed.DecodeOptions{MaxBytes: p.cfg.MaxBodyBytes, Base: base}
+	if ahead != nil {
+		opt.Head = func(h *feed.Feed) {
+			head := page{url: pg.url}
+			if head.setLinks(base, h.Links) != nil {
+				return // decode reports it
+			}
+			head.setKind(h.Archive)
+			next := head.next
+			if head.paged {
+				next = head.newer
+			}
+			if next != "" {
+				ahead(next)
+			}
+		}
+	}
+	f, err := feed.Decode(r, opt, func(e *feed.Entry) error {
 		n++
 		if e.ID == "" {
 			return fmt.Errorf("%w: entry %d of %s has no atom:id", ErrInvalidEntry, n, pg.url)
@@ -371,45 +403,8 @@ func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	for _, l := range f.Links {
-		var dst *string
-		switch l.Rel {
-		case feed.RelSelf:
-			dst = &pg.self
-		case feed.RelCurrent:
-			dst = &pg.current
-		case feed.RelVia:
-			// Only a feed's via is the working page's permanent URL;
-			// some feeds use via for the web page they came from.
-			if t := strings.ToLower(l.Type); t != "" && !strings.Contains(t, "xml") {
-				continue
-			}
-			dst = &pg.via
-		case feed.RelFirst:
-			dst = &pg.first
-		case feed.RelPrevArchive:
-			dst = &pg.prev
-		case feed.RelNextArchive:
-			dst = &pg.next
-		case feed.RelLast:
-			dst = &pg.last
-		case feed.RelPrevious, "prev":
-			dst = &pg.newer
-		case feed.RelNext:
-			dst = &pg.older
-		default:
-			continue
-		}
-		if *dst != "" {
-			continue // the first link of a rel counts
-		}
-		ref, err := url.Parse(strings.TrimSpace(l.Href))
-		if err != nil {
-			return fmt.Errorf("%w: %s: bad %s link %q: %w", ErrNotAFeed, pg.url, l.Rel, l.Href, err)
-		}
-		abs := base.ResolveReference(ref)
-		abs.Fragment, abs.RawFragment = "", ""
-		*dst = abs.String()
+	if err := pg.setLinks(base, f.Links); err != nil {
+		return err
 	}
 	p.entries.Store(int64(len(pg.events)))
 	if cap(pg.events) > 2*len(pg.events)+16 {
@@ -417,8 +412,7 @@ func (p *Poller) decode(pg *page, base *url.URL, r io.Reader) error {
 		// after full archives: do not keep the room for them.
 		pg.events = slices.Clone(pg.events)
 	}
-	pg.archive = f.Archive || pg.next != ""
-	pg.paged = !pg.archive && pg.prev == "" && (pg.last != "" || pg.newer != "" || pg.older != "")
+	pg.setKind(f.Archive)
 	if pg.seq = sortBySeq(pg.events); !pg.seq && pg.paged && len(pg.events) > 0 {
 		if err := p.numberPaged(pg); err != nil {
 			return err

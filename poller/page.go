@@ -1,13 +1,17 @@
 package poller
 
 import (
+	"fmt"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/feed"
 	"github.com/eventfeed/eventfeed/store"
 )
 
@@ -48,6 +52,59 @@ type page struct {
 	waited      bool          // the server held the request (Preference-Applied: wait)
 	notModified bool          // a 304: no document
 	size        int64         // decoded body size, for the page cache
+}
+
+// setLinks sets the links of pg from those of its document, resolved
+// against base, the URL it came from. The first link of a rel counts.
+func (pg *page) setLinks(base *url.URL, links []feed.Link) error {
+	for _, l := range links {
+		var dst *string
+		switch l.Rel {
+		case feed.RelSelf:
+			dst = &pg.self
+		case feed.RelCurrent:
+			dst = &pg.current
+		case feed.RelVia:
+			// Only a feed's via is the working page's permanent URL;
+			// some feeds use via for the web page they came from.
+			if t := strings.ToLower(l.Type); t != "" && !strings.Contains(t, "xml") {
+				continue
+			}
+			dst = &pg.via
+		case feed.RelFirst:
+			dst = &pg.first
+		case feed.RelPrevArchive:
+			dst = &pg.prev
+		case feed.RelNextArchive:
+			dst = &pg.next
+		case feed.RelLast:
+			dst = &pg.last
+		case feed.RelPrevious, "prev":
+			dst = &pg.newer
+		case feed.RelNext:
+			dst = &pg.older
+		default:
+			continue
+		}
+		if *dst != "" {
+			continue
+		}
+		ref, err := url.Parse(strings.TrimSpace(l.Href))
+		if err != nil {
+			return fmt.Errorf("%w: %s: bad %s link %q: %w", ErrNotAFeed, pg.url, l.Rel, l.Href, err)
+		}
+		abs := base.ResolveReference(ref)
+		abs.Fragment, abs.RawFragment = "", ""
+		*dst = abs.String()
+	}
+	return nil
+}
+
+// setKind tells from pg's links, and from whether its document carries
+// fh:archive, whether it is an archive or a page of a paged feed.
+func (pg *page) setKind(fhArchive bool) {
+	pg.archive = fhArchive || pg.next != ""
+	pg.paged = !pg.archive && pg.prev == "" && (pg.last != "" || pg.newer != "" || pg.older != "")
 }
 
 // stableURL is the URL to resume from when the last applied entry is on

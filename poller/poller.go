@@ -95,8 +95,11 @@ type Config struct {
 	// BatchSize events. A page is never split. Zero means DefaultBatchSize.
 	BatchSize int
 	// Prefetch is how many pages are fetched and decoded ahead of the one
-	// being applied while catching up. Zero means DefaultPrefetch;
-	// negative fetches the next page only after the current one is applied.
+	// being applied while catching up. From 2 on, the request for a page
+	// goes out as soon as the links of the page before it are read,
+	// while that page's entries are still being decoded. Zero means
+	// DefaultPrefetch; negative fetches the next page only after the
+	// current one is applied.
 	Prefetch int
 	// RecentIDs is how many applied entry IDs of a feed without ef:seq
 	// the checkpoint keeps, committed with the events, to tell what was
@@ -135,7 +138,7 @@ type Stats struct {
 	Events      uint64 // events applied
 	Parked      uint64 // events parked as dead letters
 	Duplicates  uint64 // entries dropped because they were already applied
-	Pages       uint64 // pages fetched and decoded
+	Pages       uint64 // pages fetched and decoded (a page fetched ahead and dropped too)
 	CacheHits   uint64 // archive pages taken from the Poller's page cache
 	NotModified uint64 // 304 answers to polls at the head
 	Errors      uint64 // failed requests and failed Apply calls
@@ -527,7 +530,7 @@ func (p *Poller) run(ctx context.Context) error {
 	}
 	pollURL, etag := head.pollTarget()
 	for {
-		pg, err := p.fetchRetry(ctx, pollURL, etag, p.cfg.Wait)
+		pg, err := p.fetchRetry(ctx, pollURL, etag, p.cfg.Wait, nil)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -252,6 +254,33 @@ func BenchmarkCatchUpCold(b *testing.B) {
 	benchCatchUp(b, n, func() string { return newPubEnvOver(b, e.log, publisher.Config{}).url("orders") }, openSQLite(b))
 }
 
+// BenchmarkCatchUpLatency catches up with 20,000 events in pages of 100
+// from a publisher that answers each request a millisecond late, as one
+// across a network does, into a replica that keeps nothing: what is
+// measured is how much of the wait the walk hides. With Prefetch 1 the
+// request for a page goes out once the page before it is decoded; with 2
+// (the default), as soon as that page's links are read.
+func BenchmarkCatchUpLatency(b *testing.B) {
+	const n = 20_000
+	e := newPubEnv(b, 100, publisher.Config{PageCacheSize: 1000, PageCacheBytes: 1 << 30})
+	benchLog(b, e, n)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Millisecond)
+		r.URL.Path = strings.TrimPrefix(r.URL.Path, "/feeds")
+		e.h.ServeHTTP(w, r)
+	}))
+	b.Cleanup(slow.Close)
+	url := slow.URL + "/feeds/orders"
+	if err := newPoller(b, url, discardReplica{}, poller.Config{}).Sync(context.Background()); err != nil {
+		b.Fatal(err) // warms the publisher's page cache
+	}
+	for _, prefetch := range []int{1, 2} {
+		b.Run(fmt.Sprintf("prefetch=%d", prefetch), func(b *testing.B) {
+			benchCatchUpWith(b, n, poller.Config{Prefetch: prefetch}, func() string { return url }, func(int) store.Replica { return discardReplica{} })
+		})
+	}
+}
+
 // openSQLite returns a function that opens the i-th new SQLite replica
 // of a benchmark.
 func openSQLite(b *testing.B) func(i int) store.Replica {
@@ -280,6 +309,11 @@ func cpuTime(b *testing.B) time.Duration {
 // serving in it included) per event, steadier than wall time on a busy
 // machine.
 func benchCatchUp(b *testing.B, n int, source func() string, open func(i int) store.Replica) {
+	benchCatchUpWith(b, n, poller.Config{}, source, open)
+}
+
+// benchCatchUpWith is benchCatchUp with Pollers of cfg.
+func benchCatchUpWith(b *testing.B, n int, cfg poller.Config, source func() string, open func(i int) store.Replica) {
 	b.SetBytes(int64(n * len(benchData)))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -288,7 +322,7 @@ func benchCatchUp(b *testing.B, n int, source func() string, open func(i int) st
 		b.StopTimer()
 		url := source()
 		r := open(i)
-		p := newPoller(b, url, r, poller.Config{})
+		p := newPoller(b, url, r, cfg)
 		b.StartTimer()
 		start, cpu0 := time.Now(), cpuTime(b)
 		if err := p.Sync(context.Background()); err != nil {

@@ -319,7 +319,10 @@ type fetched struct {
 // being applied, and returns the last page: one without next-archive.
 func (p *Poller) forward(ctx context.Context, s *session, w walk) (*page, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	ch := make(chan fetched, max(p.cfg.Prefetch-1, 0))
+	// The producer holds a page while it waits to hand it over, and
+	// fetches the one after it meanwhile (see produce): with the channel's,
+	// Config.Prefetch pages are read ahead of the one applied.
+	ch := make(chan fetched, max(p.cfg.Prefetch-1-p.fetchesAhead(), 0))
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -376,8 +379,26 @@ func (p *Poller) forward(ctx context.Context, s *session, w walk) (*page, error)
 	return last, nil
 }
 
+// fetchesAhead is 1 when produce fetches the next page while the one
+// before it is still being fetched and decoded, else 0: with
+// Config.Prefetch of 2 or more.
+func (p *Poller) fetchesAhead() int {
+	if p.cfg.Prefetch >= 2 {
+		return 1
+	}
+	return 0
+}
+
 // produce fetches the pages of w into ch until a page without
 // next-archive, an error, or the end of ctx.
+//
+// The request for a page does not wait for the page before it to be
+// decoded: a document's links come before its entries (in eventfeed's
+// and most others), so its successor is known, and fetched by a goroutine
+// of its own, while its entries are being decoded. The page fetched ahead
+// is only handed over after the one before it, and only when that one's
+// links, read whole, lead to it; on an error, or another successor, it is
+// dropped.
 func (p *Poller) produce(ctx context.Context, s *session, w walk, ch chan<- fetched) {
 	send := func(f fetched) bool {
 		select {
@@ -388,7 +409,21 @@ func (p *Poller) produce(ctx context.Context, s *session, w walk, ch chan<- fetc
 		}
 	}
 	visited := make(map[string]bool)
-	get := func(u string) *page {
+	var next *fetching // the page after the one being got, fetched ahead
+	defer func() {
+		if next != nil {
+			next.stop()
+		}
+	}()
+	fetchAhead := func(u string) {
+		if p.fetchesAhead() > 0 && next == nil && u != "" && !visited[u] && s.pages < p.cfg.MaxPagesPerSync {
+			next = p.startFetch(ctx, u)
+		}
+	}
+	// get returns the page at u, and starts fetching the page after it:
+	// then, or when then is "" and follow is set, the successor u's links
+	// name.
+	get := func(u, then string, follow bool) *page {
 		if visited[u] {
 			send(fetched{err: fmt.Errorf("%w: %s visited twice", ErrLinkLoop, u)})
 			return nil
@@ -398,20 +433,50 @@ func (p *Poller) produce(ctx context.Context, s *session, w walk, ch chan<- fetc
 			send(fetched{err: err})
 			return nil
 		}
-		pg, err := p.fetchPage(ctx, u)
-		if err != nil {
-			send(fetched{err: err})
+		cur := next
+		next = nil
+		if cur != nil && cur.url != u {
+			cur.stop() // the links, read whole, lead elsewhere
+			cur = nil
+		}
+		if cur == nil {
+			cur = p.startFetch(ctx, u)
+		}
+		defer cur.cancel()
+		fetchAhead(then)
+		if then == "" && follow {
+			select {
+			case n := <-cur.next:
+				fetchAhead(n)
+			case <-cur.done:
+				select {
+				case n := <-cur.next:
+					fetchAhead(n)
+				default:
+				}
+			}
+		}
+		<-cur.done
+		if cur.err != nil {
+			send(fetched{err: cur.err})
 			return nil
 		}
-		p.prefetchKeys(ctx, pg.events)
-		if !send(fetched{pg: pg}) {
+		p.prefetchKeys(ctx, cur.pg.events)
+		if !send(fetched{pg: cur.pg}) {
 			return nil
 		}
-		return pg
+		return cur.pg
 	}
 	var last *page
-	for _, u := range w.urls {
-		if last = get(u); last == nil {
+	for i, u := range w.urls {
+		then, follow := "", w.last == nil
+		switch {
+		case i+1 < len(w.urls):
+			then = w.urls[i+1]
+		case w.last != nil:
+			then = w.last.successor()
+		}
+		if last = get(u, then, follow); last == nil {
 			return
 		}
 	}
@@ -421,14 +486,50 @@ func (p *Poller) produce(ctx context.Context, s *session, w walk, ch chan<- fetc
 			return
 		}
 		visited[w.last.url] = true
+		fetchAhead(w.last.successor())
 		if !send(fetched{pg: w.last}) {
 			return
 		}
 		last = w.last
 	}
 	for last != nil && last.successor() != "" {
-		last = get(last.successor())
+		last = get(last.successor(), "", true)
 	}
+}
+
+// fetching is a page being fetched by a goroutine of its own.
+type fetching struct {
+	url    string
+	cancel context.CancelFunc
+	// next receives the page's successor as soon as its links name one
+	// (see fetchPageAhead), once.
+	next chan string
+	done chan struct{} // closed once pg and err are set
+	pg   *page
+	err  error
+}
+
+// startFetch starts fetching the page at u. Whoever starts it waits for
+// done, or calls stop.
+func (p *Poller) startFetch(ctx context.Context, u string) *fetching {
+	ctx, cancel := context.WithCancel(ctx)
+	f := &fetching{url: u, cancel: cancel, next: make(chan string, 1), done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		f.pg, f.err = p.fetchPageAhead(ctx, u, func(next string) {
+			select {
+			case f.next <- next:
+			default: // told already, by an attempt before a retry
+			}
+		})
+	}()
+	return f
+}
+
+// stop ends the fetch and waits for its goroutine.
+func (f *fetching) stop() {
+	f.cancel()
+	<-f.done
 }
 
 // batch is the events gathered for one Apply, with the stable URL of the

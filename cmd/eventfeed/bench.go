@@ -24,7 +24,7 @@ var benchScenarios = map[string]struct {
 	flags             func(fs *flag.FlagSet) func(ctx context.Context, env *bench.Env) (bench.Result, error)
 }{
 	"cachefan": {"[-events N] [-consumers C] [-page-size P] [-nginx PATH] [-nginx-conf FILE]", "C consumers catch up on the same N events through nginx's cache: publisher CPU on consumers 2..C over consumer 1", cacheFanFlags},
-	"catchup":  {"[-events N] [-page-size P] [-protocol atom|http-feeds] [-encrypt [-subjects S]]", "a poller catches up with a feed of N events into an SQLite replica", catchupFlags},
+	"catchup":  {"[-events N] [-page-size P] [-protocol atom|http-feeds|tail] [-encrypt [-subjects S]]", "a poller, and eventfeed tail -db, catch up with a feed of N events into an SQLite replica", catchupFlags},
 	"latency":  {"[-n N] [-rate R] [-interval D]", "delay from append to replica commit, long polling vs interval polling", latencyFlags},
 	"serve":    {"[-duration D] [-connections C] [-nginx PATH] [-wrk PATH]", "requests/s for a full page and a 304, beside nginx serving the same bytes", serveFlags},
 	"fanout":   {"[-consumers C]", "memory per idle long poll, and the time until one append wakes them all", fanoutFlags},
@@ -34,7 +34,11 @@ var benchScenarios = map[string]struct {
 // benchPublisher is the scenario name under which bench runs "serve" with
 // a CPU profile: the scenarios start their publisher that way when given
 // -cpuprofile, so that the profile shows the publisher's side too.
-const benchPublisher = "publisher"
+// benchTail does the same for "tail".
+const (
+	benchPublisher = "publisher"
+	benchTail      = "tail"
+)
 
 // benchFloor is the scenario name under which the serve scenario runs a
 // plain net/http server of files from memory, beside the publisher:
@@ -52,7 +56,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	name, args := args[0], args[1:]
 	switch name {
 	case benchPublisher:
-		return runBenchPublisher(ctx, args, stdout, stderr)
+		return runBenchProfiled(ctx, args, stdout, stderr, name, runServe)
+	case benchTail:
+		return runBenchProfiled(ctx, args, stdout, stderr, name, runTail)
 	case benchFloor:
 		return runBenchFloor(ctx, args, stdout)
 	}
@@ -89,6 +95,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				fmt.Fprintf(stderr, "publisher CPU profile: %s\n", file)
 				args = append([]string{"bench", benchPublisher, "-cpuprofile", file}, args[1:]...)
 			}
+			if *profile != "" && len(args) > 0 && args[0] == "tail" {
+				file := fmt.Sprintf("%s.tail-%d", *profile, children.Add(1))
+				fmt.Fprintf(stderr, "tail CPU profile: %s\n", file)
+				args = append([]string{"bench", benchTail, "-cpuprofile", file}, args[1:]...)
+			}
 			return exec.Command(exe, args...)
 		},
 		Dir:   dir,
@@ -122,18 +133,20 @@ func benchUsage(w io.Writer) {
 	fmt.Fprintln(w, "\nEach scenario starts what it needs on 127.0.0.1, prints its figures beside the\nproject's targets, and judges nothing. Run \"eventfeed bench SCENARIO -h\" for its flags.")
 }
 
-// runBenchPublisher runs "serve" with the remaining args under a CPU
-// profile: bench publisher -cpuprofile FILE [serve flags].
-func runBenchPublisher(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// runBenchProfiled runs cmd ("serve" or "tail") with the remaining args
+// under a CPU profile: bench publisher -cpuprofile FILE [serve flags], or
+// bench tail -cpuprofile FILE [tail flags] URL.
+func runBenchProfiled(ctx context.Context, args []string, stdout, stderr io.Writer, name string,
+	cmd func(context.Context, []string, io.Writer, io.Writer) error) error {
 	if len(args) < 2 || args[0] != "-cpuprofile" {
-		return usagef("usage: eventfeed bench %s -cpuprofile FILE [serve flags]", benchPublisher)
+		return usagef("usage: eventfeed bench %s -cpuprofile FILE [flags]", name)
 	}
 	stop, err := startCPUProfile(args[1])
 	if err != nil {
 		return err
 	}
 	defer stop()
-	return runServe(ctx, args[2:], stdout, stderr)
+	return cmd(ctx, args[2:], stdout, stderr)
 }
 
 // runBenchFloor serves the files of a directory from memory with a plain
@@ -163,7 +176,7 @@ func startCPUProfile(file string) (stop func(), err error) {
 func catchupFlags(fs *flag.FlagSet) func(context.Context, *bench.Env) (bench.Result, error) {
 	events := fs.Int("events", bench.DefaultCatchupEvents, "events in the feed (seeding them is not measured)")
 	pageSize := fs.Int("page-size", 0, "page size to measure (default: each of "+intsString(bench.DefaultCatchupPageSizes)+")")
-	protocol := fs.String("protocol", "", "`protocol` to catch up over, "+bench.ProtocolAtom+" or "+bench.ProtocolHTTPFeeds+" (default: both, in the same run)")
+	protocol := fs.String("protocol", "", "`protocol` to catch up over, "+bench.ProtocolAtom+", "+bench.ProtocolHTTPFeeds+" or "+bench.ProtocolTail+" (eventfeed tail -db over Atom) (default: all three, in the same run)")
 	encrypt := fs.Bool("encrypt", false, "catch up with an encrypted feed and with the same feed in the clear, in one run, both served from memory in this process, and report the ratio (default -events "+strconv.Itoa(bench.DefaultEncryptEvents)+")")
 	subjects := fs.Int("subjects", bench.DefaultEncryptSubjects, "with -encrypt, how many subjects the events are about (one key each)")
 	return func(ctx context.Context, env *bench.Env) (bench.Result, error) {
@@ -180,10 +193,10 @@ func catchupFlags(fs *flag.FlagSet) func(context.Context, *bench.Env) (bench.Res
 		}
 		switch *protocol {
 		case "":
-		case bench.ProtocolAtom, bench.ProtocolHTTPFeeds:
+		case bench.ProtocolAtom, bench.ProtocolHTTPFeeds, bench.ProtocolTail:
 			cfg.Protocols = []string{*protocol}
 		default:
-			return nil, usagef("-protocol must be %s or %s", bench.ProtocolAtom, bench.ProtocolHTTPFeeds)
+			return nil, usagef("-protocol must be %s, %s or %s", bench.ProtocolAtom, bench.ProtocolHTTPFeeds, bench.ProtocolTail)
 		}
 		if *pageSize != 0 {
 			cfg.PageSizes = []int{*pageSize}

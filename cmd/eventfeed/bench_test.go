@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -68,15 +69,20 @@ func TestBenchCatchup(t *testing.T) {
 	var res bench.CatchupResult
 	runBenchJSON(t, &res, "catchup", "-events", "450", "-page-size", "100")
 	checkMachine(t, res.Machine)
-	if res.Scenario != "catchup" || res.Events != 450 || len(res.Runs) != 2 {
-		t.Fatalf("got scenario %q, %d events, %d runs; want catchup, 450, 2 (atom, http-feeds)", res.Scenario, res.Events, len(res.Runs))
+	if res.Scenario != "catchup" || res.Events != 450 || len(res.Runs) != 3 {
+		t.Fatalf("got scenario %q, %d events, %d runs; want catchup, 450, 3 (atom, http-feeds, tail)", res.Scenario, res.Events, len(res.Runs))
 	}
 	// The same events over the http-feed: five batches and the empty
 	// answer at the end.
 	if r := res.Runs[1]; r.Protocol != bench.ProtocolHTTPFeeds || r.Events != 450 || r.ReplicaSeq != 450 || r.Pages != 6 || r.AtomRatio <= 0 {
 		t.Errorf("http-feeds run: got %+v", r)
 	}
-	if res.Targets.EventsPerSecond != bench.TargetCatchupEventsPerSecond || res.Targets.FloorRatio != bench.TargetCatchupFloorRatio {
+	// And by eventfeed tail -db: one line each, the checkpoint at the end.
+	if r := res.Runs[2]; r.Protocol != bench.ProtocolTail || r.Events != 450 || r.ReplicaSeq != 450 || r.FloorRatio <= 0 || r.AtomRatio <= 0 || r.PollerPeakRSS < 1<<20 {
+		t.Errorf("tail run: got %+v", r)
+	}
+	if res.Targets.EventsPerSecond != bench.TargetCatchupEventsPerSecond || res.Targets.FloorRatio != bench.TargetCatchupFloorRatio ||
+		res.Targets.TailFloorRatio != bench.TargetTailFloorRatio {
 		t.Errorf("targets: got %+v", res.Targets)
 	}
 	r := res.Runs[0]
@@ -99,6 +105,9 @@ func TestBenchCatchup(t *testing.T) {
 	}
 	if r.PublisherPeakRSS < 1<<20 || r.PollerPeakRSS < 1<<20 {
 		t.Errorf("peak RSS: got publisher %d, poller %d; want at least 1 MiB each", r.PublisherPeakRSS, r.PollerPeakRSS)
+	}
+	if runtime.GOOS == "linux" && (r.PollerCPU <= 0 || res.Runs[2].PollerCPU <= 0) {
+		t.Errorf("CPU: got poller %v s, tail %v s; want both positive", r.PollerCPU, res.Runs[2].PollerCPU)
 	}
 }
 

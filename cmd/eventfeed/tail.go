@@ -234,19 +234,27 @@ func (pr *printer) print(ev eventfeed.Event) error {
 		Time:        ev.Time.Format(time.RFC3339Nano),
 		ContentType: ev.MediaType(),
 	}
-	switch {
-	case ev.Erased():
+	if ev.Erased() {
 		l.Erased = true
-	case isJSON(l.ContentType) && json.Valid(ev.Data):
+		b, _ := appendLine(pr.buf.AvailableBuffer(), &l) // no data to refuse
+		pr.buf.Write(b)
+		return nil
+	}
+	if isJSON(l.ContentType) {
 		l.Data = json.RawMessage(ev.Data)
-	case utf8.Valid(ev.Data):
+		if b, ok := appendLine(pr.buf.AvailableBuffer(), &l); ok {
+			pr.buf.Write(b)
+			return nil
+		}
+	}
+	if utf8.Valid(ev.Data) {
 		l.Data = string(ev.Data)
-	default:
+	} else {
 		l.Data = base64.StdEncoding.EncodeToString(ev.Data)
 	}
-	enc := json.NewEncoder(&pr.buf)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(l) // cannot fail: every value is encodable
+	b, _ := appendLine(pr.buf.AvailableBuffer(), &l) // a string is never refused
+	pr.buf.Write(b)
+	return nil
 }
 
 // flush writes the lines gathered.
@@ -351,6 +359,9 @@ func (r *printReplica) Park(ctx context.Context, cp store.Checkpoint, ev eventfe
 // isJSON reports whether a media type is JSON: application/json or a
 // +json type.
 func isJSON(mediaType string) bool {
+	if mediaType == eventfeed.DefaultContentType {
+		return true // the common case, without parsing
+	}
 	mt, _, err := mime.ParseMediaType(mediaType)
 	if err != nil {
 		return false

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,7 +25,8 @@ type CatchupConfig struct {
 	// DefaultCatchupPageSizes when empty.
 	PageSizes []int
 	// Protocols are the protocols the same events are caught up over, in
-	// turn: ProtocolAtom and ProtocolHTTPFeeds; both when empty.
+	// turn: ProtocolAtom, ProtocolHTTPFeeds and ProtocolTail; all three
+	// when empty.
 	Protocols []string
 	// Encrypt measures the catch-up of an encrypted feed against the same
 	// feed in the clear, in one run, both served from memory Logs in this
@@ -38,6 +40,9 @@ type CatchupConfig struct {
 const (
 	ProtocolAtom      = "atom"       // the Atom feed, by poller.Poller
 	ProtocolHTTPFeeds = "http-feeds" // the http-feed, by poller.HTTPFeed
+	// ProtocolTail is the Atom feed, by "eventfeed tail -db R URL" in a
+	// child process writing its lines to a file: what a user runs.
+	ProtocolTail = "tail"
 )
 
 // Defaults of CatchupConfig.
@@ -49,7 +54,8 @@ var DefaultCatchupPageSizes = []int{100, 500}
 // Targets of the catchup scenario.
 const (
 	TargetCatchupEventsPerSecond = 100_000
-	TargetCatchupFloorRatio      = 0.5
+	TargetCatchupFloorRatio      = 0.75
+	TargetTailFloorRatio         = 0.65
 )
 
 // CatchupResult is the outcome of the catchup scenario.
@@ -61,6 +67,7 @@ type CatchupResult struct {
 	Targets  struct {
 		EventsPerSecond float64 `json:"events_per_s"`
 		FloorRatio      float64 `json:"floor_ratio"`
+		TailFloorRatio  float64 `json:"tail_floor_ratio"`
 	} `json:"targets"`
 }
 
@@ -69,8 +76,9 @@ type CatchupResult struct {
 type CatchupRun struct {
 	PageSize int    `json:"page_size"`
 	Protocol string `json:"protocol"`
-	// Events and Pages are what the poller applied and fetched (its Stats);
-	// ReplicaSeq is the seq of the replica's checkpoint afterwards.
+	// Events and Pages are what the poller applied and fetched (its Stats;
+	// for tail, the lines it wrote and no pages); ReplicaSeq is the seq of
+	// the replica's checkpoint afterwards.
 	Events     uint64  `json:"events"`
 	Pages      uint64  `json:"pages"`
 	ReplicaSeq uint64  `json:"replica_seq"`
@@ -79,7 +87,7 @@ type CatchupRun struct {
 	EventsPerSecond float64 `json:"events_per_s"`
 	PagesPerSecond  float64 `json:"pages_per_s"`
 	// WireRead and WireWritten are the bytes the poller read and wrote on
-	// its connections, HTTP headers included.
+	// its connections, HTTP headers included (not counted for tail).
 	WireRead    int64 `json:"wire_read_bytes"`
 	WireWritten int64 `json:"wire_written_bytes"`
 
@@ -95,10 +103,17 @@ type CatchupRun struct {
 
 	// PublisherPeakRSS is the publisher process's peak RSS during the
 	// catch-up (ru_maxrss of the child); PollerPeakRSS is this process's
-	// (VmHWM, reset before the catch-up when PollerPeakReset).
+	// (VmHWM, reset before the catch-up when PollerPeakReset), or for tail
+	// the tail process's (ru_maxrss).
 	PublisherPeakRSS int64 `json:"publisher_peak_rss_bytes"`
 	PollerPeakRSS    int64 `json:"poller_peak_rss_bytes"`
 	PollerPeakReset  bool  `json:"poller_peak_reset"`
+
+	// PollerCPU and PublisherCPU are the CPU seconds (user and system)
+	// the poller's process (this one, or tail's) and the publisher's spent
+	// on the catch-up: on a shared machine, steadier than its wall time.
+	PollerCPU    float64 `json:"poller_cpu_s"`
+	PublisherCPU float64 `json:"publisher_cpu_s"`
 }
 
 // Floor is the time to GET every page of a feed without parsing it.
@@ -127,11 +142,11 @@ func Catchup(ctx context.Context, env *Env, cfg CatchupConfig) (*CatchupResult, 
 		return nil, fmt.Errorf("bench: catchup: %d events", cfg.Events)
 	}
 	if len(cfg.Protocols) == 0 {
-		cfg.Protocols = []string{ProtocolAtom, ProtocolHTTPFeeds}
+		cfg.Protocols = []string{ProtocolAtom, ProtocolHTTPFeeds, ProtocolTail}
 	}
 	for _, p := range cfg.Protocols {
-		if p != ProtocolAtom && p != ProtocolHTTPFeeds {
-			return nil, fmt.Errorf("bench: catchup: protocol %q is neither %s nor %s", p, ProtocolAtom, ProtocolHTTPFeeds)
+		if p != ProtocolAtom && p != ProtocolHTTPFeeds && p != ProtocolTail {
+			return nil, fmt.Errorf("bench: catchup: protocol %q is not %s, %s or %s", p, ProtocolAtom, ProtocolHTTPFeeds, ProtocolTail)
 		}
 	}
 	if cfg.Encrypt {
@@ -140,6 +155,7 @@ func Catchup(ctx context.Context, env *Env, cfg CatchupConfig) (*CatchupResult, 
 	res := &CatchupResult{Scenario: "catchup", Machine: startMachine(), Events: cfg.Events}
 	res.Targets.EventsPerSecond = TargetCatchupEventsPerSecond
 	res.Targets.FloorRatio = TargetCatchupFloorRatio
+	res.Targets.TailFloorRatio = TargetTailFloorRatio
 	for _, size := range cfg.PageSizes {
 		runs, err := catchupRuns(ctx, env, cfg.Events, size, cfg.Protocols)
 		if err != nil {
@@ -180,7 +196,12 @@ func catchupRuns(ctx context.Context, env *Env, events, pageSize int, protocols 
 	var runs []CatchupRun
 	atom := 0.0
 	for _, protocol := range protocols {
-		run, err := catchupRun(ctx, env, serveArgs, pageSize, protocol)
+		var run CatchupRun
+		if protocol == ProtocolTail {
+			run, err = tailRun(ctx, env, serveArgs, pageSize)
+		} else {
+			run, err = catchupRun(ctx, env, serveArgs, pageSize, protocol)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -236,11 +257,13 @@ func catchupRun(ctx context.Context, env *Env, serveArgs []string, pageSize int,
 	runtime.GC()
 	debug.FreeOSMemory()
 	run.PollerPeakReset = resetPeak(os.Getpid()) == nil
+	cpu0, pubCPU0 := cpuOf(os.Getpid()), cpuOf(pub.pid())
 	start := time.Now()
 	if err := p.Sync(ctx); err != nil {
 		return run, fmt.Errorf("bench: catch-up: %w", err)
 	}
 	elapsed := time.Since(start)
+	run.PollerCPU, run.PublisherCPU = cpuOf(os.Getpid())-cpu0, cpuOf(pub.pid())-pubCPU0
 	_, run.PollerPeakRSS, _ = procMemory(os.Getpid())
 	run.PublisherPeakRSS, err = pub.stop()
 	pub = nil
@@ -259,6 +282,105 @@ func catchupRun(ctx context.Context, env *Env, serveArgs []string, pageSize int,
 	run.WireRead, run.WireWritten = w.read.Load(), w.written.Load()
 	env.logf("catchup, page size %d, %s: %.0f events/s", pageSize, protocol, run.EventsPerSecond)
 	return run, nil
+}
+
+// tailRun runs "eventfeed tail -db R -q URL" on the feed served with
+// serveArgs, as a user would, its lines going to a file, and times it from
+// its start to its exit.
+func tailRun(ctx context.Context, env *Env, serveArgs []string, pageSize int) (CatchupRun, error) {
+	run := CatchupRun{PageSize: pageSize, Protocol: ProtocolTail}
+	pub, err := env.startServe(ctx, serveArgs...)
+	if err != nil {
+		return run, err
+	}
+	defer func() {
+		if pub != nil {
+			pub.kill()
+		}
+	}()
+	db := filepath.Join(env.Dir, fmt.Sprintf("catchup-%d-tail-replica.db", pageSize))
+	out, err := os.Create(filepath.Join(env.Dir, fmt.Sprintf("catchup-%d-tail.jsonl", pageSize)))
+	if err != nil {
+		return run, err
+	}
+	defer os.Remove(out.Name())
+	defer out.Close()
+	source := "http://" + pub.addr + "/feeds/" + benchFeed
+	cmd := env.Command("tail", "-db", db, "-q", source)
+	cmd.Stdout = out
+	errs := &tail{}
+	cmd.Stderr = errs
+	dieWithParent(cmd)
+	pubCPU0 := cpuOf(pub.pid())
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return run, fmt.Errorf("bench: eventfeed tail: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		cmd.Process.Kill()
+		<-done
+		return run, ctx.Err()
+	}
+	elapsed := time.Since(start)
+	if err != nil {
+		return run, fmt.Errorf("bench: eventfeed tail: %v: %s", err, errs)
+	}
+	run.PollerPeakRSS = peakRSS(cmd.ProcessState)
+	run.PollerCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	run.PublisherCPU = cpuOf(pub.pid()) - pubCPU0
+	run.PublisherPeakRSS, err = pub.stop()
+	pub = nil
+	if err != nil {
+		return run, err
+	}
+	lines, err := countLines(out)
+	if err != nil {
+		return run, err
+	}
+	replica, err := openReplica(ctx, db)
+	if err != nil {
+		return run, err
+	}
+	defer replica.Close()
+	cp, err := replica.Checkpoint(ctx, source)
+	if err != nil {
+		return run, err
+	}
+	run.Events, run.ReplicaSeq = uint64(lines), cp.Seq
+	run.Seconds = elapsed.Seconds()
+	run.EventsPerSecond = perSecond(lines, elapsed)
+	env.logf("catchup, page size %d, tail: %.0f events/s", pageSize, run.EventsPerSecond)
+	return run, nil
+}
+
+// cpuOf is the CPU seconds process pid has used so far, 0 where that
+// cannot be read.
+func cpuOf(pid int) float64 {
+	d, _ := procCPU(pid)
+	return d.Seconds()
+}
+
+// countLines counts the lines of f from its start.
+func countLines(f *os.File) (int64, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	var n int64
+	buf := make([]byte, 1<<20)
+	for {
+		k, err := f.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 // floor GETs every page of the feed at source in turn, as the poller
