@@ -1,0 +1,324 @@
+package bench
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/store/postgres"
+)
+
+// SequencerConfig configures the sequencer scenario.
+type SequencerConfig struct {
+	// Postgres is the DSN of the PostgreSQL database to measure.
+	// Required. Each run makes a schema of its own there and drops it
+	// afterwards.
+	Postgres string
+	// N is how many transactions each run commits; DefaultSequencerN
+	// when zero.
+	N int
+	// Writers is how many goroutines commit transactions at once;
+	// DefaultSequencerWriters when zero.
+	Writers int
+	// Pairs is how many times both runs are made, alternating which comes
+	// first; DefaultSequencerPairs when zero.
+	Pairs int
+}
+
+// Defaults of SequencerConfig.
+const (
+	DefaultSequencerN       = 20_000
+	DefaultSequencerWriters = 16
+	DefaultSequencerPairs   = 2
+)
+
+// Targets of the sequencer scenario: events sequenced per second over the
+// transactions per second of the same writers with no sequencer, and the
+// p99 of the time from a writer's commit to a Wait seeing its event.
+const (
+	TargetSequencerRatio = 0.75
+	TargetSequencerLagMs = 20
+)
+
+// SequencerResult is the outcome of the sequencer scenario.
+type SequencerResult struct {
+	Scenario string         `json:"scenario"`
+	Machine  Machine        `json:"machine"`
+	N        int            `json:"n"`
+	Writers  int            `json:"writers"`
+	Runs     []SequencerRun `json:"runs"`
+	// Unsequenced and Sequenced are the events per second of all the runs
+	// of each kind (events over seconds, summed); Ratio is Sequenced over
+	// Unsequenced.
+	Unsequenced float64 `json:"unsequenced_events_per_s"`
+	Sequenced   float64 `json:"sequenced_events_per_s"`
+	Ratio       float64 `json:"ratio"`
+	// Lag is that of every event of every sequenced run.
+	Lag     Percentiles `json:"lag"`
+	Targets struct {
+		Ratio    float64 `json:"ratio"`
+		LagP99Ms float64 `json:"lag_p99_ms"`
+	} `json:"targets"`
+}
+
+// SequencerRun is one run: Writers goroutines commit N transactions, each
+// inserting a business row and appending one event with AppendTx.
+type SequencerRun struct {
+	// Sequencer tells whether a sequencer ran: without one, the events
+	// stay in the outbox.
+	Sequencer bool `json:"sequencer"`
+	// Committed is how many transactions committed, in CommitSeconds from
+	// the first BEGIN to the last COMMIT.
+	Committed     int64   `json:"committed"`
+	CommitSeconds float64 `json:"commit_seconds"`
+	// Seconds is the run's time: until the last commit without a
+	// sequencer, until the last event was seen in the log with one.
+	// EventsPerSecond is Committed over Seconds.
+	Seconds         float64 `json:"seconds"`
+	EventsPerSecond float64 `json:"events_per_s"`
+	// Rounds is how many sequencing transactions moved the events.
+	Rounds uint64 `json:"rounds,omitempty"`
+	// Lag is the time from each writer's commit to a Wait on the Log
+	// returning a head at or past its event (read back with Read).
+	Lag Percentiles `json:"lag"`
+}
+
+// Sequencer measures what the PostgreSQL sequencer costs the writers that
+// feed it: cfg.Writers goroutines commit cfg.N transactions, each inserting
+// a row into a business table and appending one event with AppendTx, once
+// with no sequencer running (the events stay in the outbox) and once with
+// one (the Log's own, in this process), and cfg.Pairs times each,
+// alternately first. With the sequencer, a reader follows the feed with
+// Wait and Read as a publisher does, and the run ends when it has seen
+// every event.
+func Sequencer(ctx context.Context, env *Env, cfg SequencerConfig) (*SequencerResult, error) {
+	if err := env.check(); err != nil {
+		return nil, err
+	}
+	if cfg.Postgres == "" {
+		return nil, errors.New("bench: sequencer: a PostgreSQL DSN is required")
+	}
+	cfg.N = cmp.Or(cfg.N, DefaultSequencerN)
+	cfg.Writers = cmp.Or(cfg.Writers, DefaultSequencerWriters)
+	cfg.Pairs = cmp.Or(cfg.Pairs, DefaultSequencerPairs)
+	if cfg.N < 0 || cfg.Writers < 0 || cfg.Pairs < 0 {
+		return nil, fmt.Errorf("bench: sequencer: negative setting in N %d, Writers %d, Pairs %d", cfg.N, cfg.Writers, cfg.Pairs)
+	}
+	res := &SequencerResult{Scenario: "sequencer", Machine: startMachine(), N: cfg.N, Writers: cfg.Writers}
+	res.Targets.Ratio, res.Targets.LagP99Ms = TargetSequencerRatio, TargetSequencerLagMs
+	var (
+		lags           []time.Duration
+		secs           [2]float64
+		events         [2]int64
+		sequencedFirst bool
+	)
+	for p := range cfg.Pairs {
+		for _, seq := range []bool{sequencedFirst, !sequencedFirst} {
+			env.logf("sequencer, pair %d, sequencer %v: %d transactions on %d writers", p+1, seq, cfg.N, cfg.Writers)
+			run, runLags, err := sequencerRun(ctx, env, cfg, seq)
+			if err != nil {
+				return nil, fmt.Errorf("bench: sequencer, pair %d, sequencer %v: %w", p+1, seq, err)
+			}
+			env.logf("sequencer, pair %d, sequencer %v: %.0f events/s, lag p99 %.1f ms", p+1, seq, run.EventsPerSecond, run.Lag.P99)
+			res.Runs = append(res.Runs, run)
+			lags = append(lags, runLags...)
+			k := 0
+			if seq {
+				k = 1
+			}
+			secs[k] += run.Seconds
+			events[k] += run.Committed
+		}
+		sequencedFirst = !sequencedFirst
+	}
+	res.Unsequenced = float64(events[0]) / secs[0]
+	res.Sequenced = float64(events[1]) / secs[1]
+	res.Ratio = ratio(res.Sequenced, res.Unsequenced)
+	res.Lag = summarize(lags)
+	res.Machine.finish()
+	return res, nil
+}
+
+// seqFeed is the feed the sequencer scenario appends to.
+const seqFeed = "orders"
+
+// sequencerRun makes one run in a schema of its own, and returns the lag
+// of each event when a sequencer ran.
+func sequencerRun(ctx context.Context, env *Env, cfg SequencerConfig, sequencer bool) (SequencerRun, []time.Duration, error) {
+	run := SequencerRun{Sequencer: sequencer}
+	pcfg, err := pgxpool.ParseConfig(cfg.Postgres)
+	if err != nil {
+		return run, nil, fmt.Errorf("parse DSN: %w", err)
+	}
+	// A connection for each writer, and a few for the reader.
+	pcfg.MaxConns = int32(cfg.Writers + 4)
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return run, nil, err
+	}
+	defer pool.Close()
+	schema := "eventfeed_bench_sequencer_" + randomHex(4)
+	log, err := postgres.New(ctx, pool, postgres.Options{Schema: schema, NoSequencer: !sequencer, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return run, nil, err
+	}
+	defer func() {
+		log.Close()
+		pool.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+	}()
+	orders := pgx.Identifier{schema, "bench_orders"}.Sanitize()
+	if _, err := pool.Exec(ctx, `CREATE TABLE `+orders+` (
+	id bigint PRIMARY KEY,
+	subject text NOT NULL,
+	amount bigint NOT NULL,
+	placed timestamptz NOT NULL DEFAULT now()
+)`); err != nil {
+		return run, nil, fmt.Errorf("create business table: %w", err)
+	}
+	insert := `INSERT INTO ` + orders + ` (id, subject, amount) VALUES ($1, $2, $3)`
+
+	evs := make([]eventfeed.Event, cfg.N)
+	index := make(map[string]int, cfg.N)
+	for i := range evs {
+		evs[i] = env.event(seqFeed, i)
+		evs[i].Time = time.Time{} // stamped by AppendTx, as most writers leave it
+		index[evs[i].ID] = i
+	}
+	committed := make([]time.Time, cfg.N)
+	visible := make([]time.Time, cfg.N)
+
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	followed := make(chan error, 1)
+	if sequencer {
+		go func() { followed <- follow(rctx, log, index, visible) }()
+	}
+
+	var (
+		next, done atomic.Int64
+		firstErr   atomic.Pointer[error]
+		wg         sync.WaitGroup
+	)
+	start := time.Now()
+	for range cfg.Writers {
+		wg.Go(func() {
+			for rctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= cfg.N {
+					return
+				}
+				err := pgx.BeginFunc(rctx, pool, func(tx pgx.Tx) error {
+					if _, err := tx.Exec(rctx, insert, int64(i), evs[i].Subject, int64(i%1000)*100); err != nil {
+						return err
+					}
+					return log.AppendTx(rctx, tx, evs[i])
+				})
+				committed[i] = time.Now()
+				if err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+					cancel()
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	commitEnd := time.Since(start)
+	if e := firstErr.Load(); e != nil {
+		return run, nil, *e
+	}
+	if err := ctx.Err(); err != nil {
+		return run, nil, err
+	}
+	run.Committed = done.Load()
+	run.CommitSeconds = commitEnd.Seconds()
+	end := commitEnd
+	var lags []time.Duration
+	if sequencer {
+		if err := <-followed; err != nil {
+			return run, nil, fmt.Errorf("follow the feed: %w", err)
+		}
+		last := start
+		lags = make([]time.Duration, cfg.N)
+		for i := range lags {
+			lags[i] = max(visible[i].Sub(committed[i]), 0)
+			if visible[i].After(last) {
+				last = visible[i]
+			}
+		}
+		end = last.Sub(start)
+		run.Lag = summarize(slices.Clone(lags))
+	}
+	st, err := log.Stats(ctx)
+	if err != nil {
+		return run, nil, err
+	}
+	run.Rounds = st.Rounds
+	if want := int64(cfg.N); sequencer && (st.Outbox != 0 || st.Rejected != 0) || !sequencer && (st.Outbox != want || st.SequencerAlive) {
+		return run, nil, fmt.Errorf("after the run: %d events in the outbox, %d rejected, sequencer alive %v", st.Outbox, st.Rejected, st.SequencerAlive)
+	}
+	run.Seconds = end.Seconds()
+	run.EventsPerSecond = perSecond(run.Committed, end)
+	return run, lags, nil
+}
+
+// follow reads the feed as a publisher does, from Wait and Read, until it
+// has seen every event of index, and records when each was seen.
+func follow(ctx context.Context, log *postgres.Log, index map[string]int, visible []time.Time) error {
+	var head uint64
+	for head < uint64(len(visible)) {
+		f, err := log.Wait(ctx, seqFeed, head)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		evs, err := log.Read(ctx, seqFeed, head+1, f.Head)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			i, ok := index[e.ID]
+			if !ok || !visible[i].IsZero() {
+				return fmt.Errorf("event %s at seq %d: unknown or seen twice", e.ID, e.Seq)
+			}
+			visible[i] = now
+		}
+		head += uint64(len(evs))
+	}
+	return nil
+}
+
+// WriteTable prints r as a table.
+func (r *SequencerResult) WriteTable(w io.Writer) error {
+	t := table{
+		title: fmt.Sprintf("sequencer: %d writers commit %d transactions per run (a business row and one AppendTx event of ~%d B each), without and with the PostgreSQL sequencer\n%s",
+			r.Writers, r.N, eventSize, r.Machine.String()),
+		header: []string{"run", "sequencer", "committed", "commit s", "seconds", "events/s", "rounds", "lag p50 ms", "lag p99 ms", "lag max ms"},
+	}
+	for i, run := range r.Runs {
+		if run.Sequencer {
+			t.add(n(int64(i+1)), "yes", n(run.Committed), f(run.CommitSeconds, 2), f(run.Seconds, 2), f(run.EventsPerSecond, 0),
+				n(int64(run.Rounds)), f(run.Lag.P50, 1), f(run.Lag.P99, 1), f(run.Lag.Max, 1))
+		} else {
+			t.add(n(int64(i+1)), "no", n(run.Committed), f(run.CommitSeconds, 2), f(run.Seconds, 2), f(run.EventsPerSecond, 0), "", "", "", "")
+		}
+	}
+	t.notes = []string{
+		fmt.Sprintf("sequenced events/s ÷ committed transactions/s without a sequencer: %.0f / %.0f = %.2f (target >= %.2f)", r.Sequenced, r.Unsequenced, r.Ratio, r.Targets.Ratio),
+		fmt.Sprintf("lag p99 over every sequenced event: %.1f ms (target <= %.0f ms); p50 %.1f ms, max %.1f ms", r.Lag.P99, r.Targets.LagP99Ms, r.Lag.P50, r.Lag.Max),
+		"seconds: to the last commit without a sequencer, to the last event seen in the log with one. lag: from a writer's commit to a Wait on the Log returning a head at or past its event.",
+	}
+	return t.write(w)
+}
