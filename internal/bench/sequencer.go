@@ -187,6 +187,9 @@ func sequencerRun(ctx context.Context, env *Env, cfg SequencerConfig, sequencer 
 		return run, nil, fmt.Errorf("create business table: %w", err)
 	}
 	insert := `INSERT INTO ` + orders + ` (id, subject, amount) VALUES ($1, $2, $3)`
+	if err := warmUp(ctx, pool, cfg.Writers+2, schema); err != nil {
+		return run, nil, err
+	}
 
 	evs := make([]eventfeed.Event, cfg.N)
 	index := make(map[string]int, cfg.N)
@@ -272,6 +275,30 @@ func sequencerRun(ctx context.Context, env *Env, cfg SequencerConfig, sequencer 
 	run.Seconds = end.Seconds()
 	run.EventsPerSecond = perSecond(run.Committed, end)
 	return run, lags, nil
+}
+
+// warmUp opens n connections of pool at once and has each read the tables
+// of schema, so that the runs measure a steady state rather than server
+// processes starting and filling their caches.
+func warmUp(ctx context.Context, pool *pgxpool.Pool, n int, schema string) error {
+	conns := make([]*pgxpool.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Release()
+		}
+	}()
+	s := pgx.Identifier{schema}.Sanitize()
+	for range n {
+		c, err := pool.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("warm up: %w", err)
+		}
+		conns = append(conns, c)
+		if _, err := c.Exec(ctx, `SELECT (SELECT count(*) FROM `+s+`.outbox) + (SELECT count(*) FROM `+s+`.events) + (SELECT count(*) FROM `+s+`.bench_orders)`); err != nil {
+			return fmt.Errorf("warm up: %w", err)
+		}
+	}
+	return nil
 }
 
 // follow reads the feed as a publisher does, from Wait and Read, until it

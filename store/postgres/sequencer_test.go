@@ -195,3 +195,37 @@ func counts(l *Log) Stats {
 	st, _ := l.Stats(context.Background())
 	return st
 }
+
+// TestNoSequencer: an instance opened with NoSequencer never takes the
+// sequencer's lock, so its committed events wait in the outbox; once an
+// instance that sequences opens, they are sequenced and the first one
+// hears of them.
+func TestNoSequencer(t *testing.T) {
+	schema := newSchema(t)
+	ctx := context.Background()
+	writer, err := Open(ctx, testDSN(t), Options{Schema: schema, NoSequencer: true, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { writer.Close() })
+	tx := begin(t, writer.pool)
+	appendTx(t, writer, tx, seqEvent("f", "a"), seqEvent("f", "b"))
+	commit(t, tx)
+	st, err := writer.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Leading || st.SequencerAlive || st.Outbox != 2 || st.Rounds != 0 {
+		t.Fatalf("stats before a sequencer opens: %+v, want no sequencer, 2 events in the outbox, no rounds", st)
+	}
+	openLog(t, schema)
+	if f := waitHead(t, writer, "f", 2); f.Head != 2 {
+		t.Fatalf("head %d, want 2", f.Head)
+	}
+	if ids := readIDs(t, writer, "f"); strings.Join(ids, ",") != "a,b" {
+		t.Errorf("read %v, want a, b", ids)
+	}
+	if st, err := writer.Stats(ctx); err != nil || st.Leading || !st.SequencerAlive || st.Outbox != 0 || st.Rounds != 0 {
+		t.Errorf("stats after: %+v (%v), want another instance sequencing, an empty outbox, no rounds here", st, err)
+	}
+}
