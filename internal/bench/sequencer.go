@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -65,8 +66,15 @@ type SequencerResult struct {
 	Sequenced   float64 `json:"sequenced_events_per_s"`
 	Ratio       float64 `json:"ratio"`
 	// Lag is that of every event of every sequenced run.
-	Lag     Percentiles `json:"lag"`
-	Targets struct {
+	Lag Percentiles `json:"lag"`
+	// CPUPerEvent is the CPU time, server and client, per event of the
+	// runs of each kind, in ms: what the writers pay for a sequencer when
+	// the machine has no CPU to spare. CPURatio is the one without over
+	// the one with; 0 when unknown.
+	UnsequencedCPUPerEvent float64 `json:"unsequenced_cpu_ms_per_event"`
+	SequencedCPUPerEvent   float64 `json:"sequenced_cpu_ms_per_event"`
+	CPURatio               float64 `json:"cpu_ratio"`
+	Targets                struct {
 		Ratio    float64 `json:"ratio"`
 		LagP99Ms float64 `json:"lag_p99_ms"`
 	} `json:"targets"`
@@ -92,6 +100,13 @@ type SequencerRun struct {
 	// Lag is the time from each writer's commit to a Wait on the Log
 	// returning a head at or past its event (read back with Read).
 	Lag Percentiles `json:"lag"`
+	// ServerCPU is the CPU time (user and system) of the PostgreSQL
+	// processes serving the run's connections (the writers', the reader's,
+	// the Log's listener and sequencer) and ClientCPU that of this
+	// process, over Seconds; both 0 when unknown (a server on another
+	// machine, no /proc).
+	ServerCPU float64 `json:"server_cpu_s"`
+	ClientCPU float64 `json:"client_cpu_s"`
 }
 
 // Sequencer measures what the PostgreSQL sequencer costs the writers that
@@ -121,6 +136,8 @@ func Sequencer(ctx context.Context, env *Env, cfg SequencerConfig) (*SequencerRe
 		lags           []time.Duration
 		secs           [2]float64
 		events         [2]int64
+		cpu            [2]float64
+		cpuKnown       = true
 		sequencedFirst bool
 	)
 	for p := range cfg.Pairs {
@@ -139,6 +156,8 @@ func Sequencer(ctx context.Context, env *Env, cfg SequencerConfig) (*SequencerRe
 			}
 			secs[k] += run.Seconds
 			events[k] += run.Committed
+			cpu[k] += run.ServerCPU + run.ClientCPU
+			cpuKnown = cpuKnown && run.ServerCPU > 0 && run.ClientCPU > 0
 		}
 		sequencedFirst = !sequencedFirst
 	}
@@ -146,6 +165,11 @@ func Sequencer(ctx context.Context, env *Env, cfg SequencerConfig) (*SequencerRe
 	res.Sequenced = float64(events[1]) / secs[1]
 	res.Ratio = ratio(res.Sequenced, res.Unsequenced)
 	res.Lag = summarize(lags)
+	if cpuKnown {
+		res.UnsequencedCPUPerEvent = 1000 * cpu[0] / float64(events[0])
+		res.SequencedCPUPerEvent = 1000 * cpu[1] / float64(events[1])
+		res.CPURatio = ratio(res.UnsequencedCPUPerEvent, res.SequencedCPUPerEvent)
+	}
 	res.Machine.finish()
 	return res, nil
 }
@@ -163,6 +187,9 @@ func sequencerRun(ctx context.Context, env *Env, cfg SequencerConfig, sequencer 
 	}
 	// A connection for each writer, and a few for the reader.
 	pcfg.MaxConns = int32(cfg.Writers + 4)
+	// The server processes of this run are told by their name.
+	app := "eventfeed_bench_" + randomHex(6)
+	pcfg.ConnConfig.RuntimeParams["application_name"] = app
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return run, nil, err
@@ -213,6 +240,8 @@ func sequencerRun(ctx context.Context, env *Env, cfg SequencerConfig, sequencer 
 		firstErr   atomic.Pointer[error]
 		wg         sync.WaitGroup
 	)
+	server0, sok := serverCPU(ctx, pool, app)
+	client0, cerr := procCPU(os.Getpid())
 	start := time.Now()
 	for range cfg.Writers {
 		wg.Go(func() {
@@ -264,6 +293,12 @@ func sequencerRun(ctx context.Context, env *Env, cfg SequencerConfig, sequencer 
 		end = last.Sub(start)
 		run.Lag = summarize(slices.Clone(lags))
 	}
+	server1, sok1 := serverCPU(ctx, pool, app)
+	client1, cerr1 := procCPU(os.Getpid())
+	if sok && sok1 && cerr == nil && cerr1 == nil {
+		run.ServerCPU = (server1 - server0).Seconds()
+		run.ClientCPU = (client1 - client0).Seconds()
+	}
 	st, err := log.Stats(ctx)
 	if err != nil {
 		return run, nil, err
@@ -275,6 +310,26 @@ func sequencerRun(ctx context.Context, env *Env, cfg SequencerConfig, sequencer 
 	run.Seconds = end.Seconds()
 	run.EventsPerSecond = perSecond(run.Committed, end)
 	return run, lags, nil
+}
+
+// serverCPU returns the CPU time of the server processes of the
+// connections named app, and whether it could read it: the server runs
+// on this machine and /proc is readable.
+func serverCPU(ctx context.Context, pool *pgxpool.Pool, app string) (time.Duration, bool) {
+	rows, _ := pool.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`, app)
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil || len(pids) == 0 {
+		return 0, false
+	}
+	var total time.Duration
+	for _, pid := range pids {
+		d, err := procCPU(int(pid))
+		if err != nil {
+			return 0, false
+		}
+		total += d
+	}
+	return total, true
 }
 
 // warmUp opens n connections of pool at once and has each read the tables
@@ -332,19 +387,21 @@ func (r *SequencerResult) WriteTable(w io.Writer) error {
 	t := table{
 		title: fmt.Sprintf("sequencer: %d writers commit %d transactions per run (a business row and one AppendTx event of ~%d B each), without and with the PostgreSQL sequencer\n%s",
 			r.Writers, r.N, eventSize, r.Machine.String()),
-		header: []string{"run", "sequencer", "committed", "commit s", "seconds", "events/s", "rounds", "lag p50 ms", "lag p99 ms", "lag max ms"},
+		header: []string{"run", "sequencer", "committed", "commit s", "seconds", "events/s", "server CPU s", "client CPU s", "rounds", "lag p50 ms", "lag p99 ms", "lag max ms"},
 	}
 	for i, run := range r.Runs {
 		if run.Sequencer {
 			t.add(n(int64(i+1)), "yes", n(run.Committed), f(run.CommitSeconds, 2), f(run.Seconds, 2), f(run.EventsPerSecond, 0),
-				n(int64(run.Rounds)), f(run.Lag.P50, 1), f(run.Lag.P99, 1), f(run.Lag.Max, 1))
+				f(run.ServerCPU, 2), f(run.ClientCPU, 2), n(int64(run.Rounds)), f(run.Lag.P50, 1), f(run.Lag.P99, 1), f(run.Lag.Max, 1))
 		} else {
-			t.add(n(int64(i+1)), "no", n(run.Committed), f(run.CommitSeconds, 2), f(run.Seconds, 2), f(run.EventsPerSecond, 0), "", "", "", "")
+			t.add(n(int64(i+1)), "no", n(run.Committed), f(run.CommitSeconds, 2), f(run.Seconds, 2), f(run.EventsPerSecond, 0),
+				f(run.ServerCPU, 2), f(run.ClientCPU, 2), "", "", "", "")
 		}
 	}
 	t.notes = []string{
 		fmt.Sprintf("sequenced events/s ÷ committed transactions/s without a sequencer: %.0f / %.0f = %.2f (target >= %.2f)", r.Sequenced, r.Unsequenced, r.Ratio, r.Targets.Ratio),
 		fmt.Sprintf("lag p99 over every sequenced event: %.1f ms (target <= %.0f ms); p50 %.1f ms, max %.1f ms", r.Lag.P99, r.Targets.LagP99Ms, r.Lag.P50, r.Lag.Max),
+		fmt.Sprintf("CPU per event, server and client: %.3f ms without a sequencer, %.3f ms with; ratio %.2f (what the sequenced rate would be over the unsequenced one if CPU alone were short)", r.UnsequencedCPUPerEvent, r.SequencedCPUPerEvent, r.CPURatio),
 		"seconds: to the last commit without a sequencer, to the last event seen in the log with one. lag: from a writer's commit to a Wait on the Log returning a head at or past its event.",
 	}
 	return t.write(w)
