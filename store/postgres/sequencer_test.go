@@ -229,3 +229,22 @@ func TestNoSequencer(t *testing.T) {
 		t.Errorf("stats after: %+v (%v), want another instance sequencing, an empty outbox, no rounds here", st, err)
 	}
 }
+
+// TestMoveEventsMissingRow: the round that copies outbox rows into the log
+// inside the server fails when a row it was given is no longer in the
+// outbox, rather than move the head past a seq it left empty.
+func TestMoveEventsMissingRow(t *testing.T) {
+	schema := newSchema(t)
+	l, err := Open(context.Background(), testDSN(t), Options{Schema: schema, NoSequencer: true, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	tx := begin(t, l.pool)
+	appendTx(t, l, tx, seqEvent("f", "here"))
+	_, err = tx.Exec(context.Background(), newSeqSQL(schema).moveEvents, []string{"here", "gone"}, []int64{1, 2})
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23502" {
+		t.Fatalf("moving a row that is not in the outbox: %v, want a not-null violation", err)
+	}
+}
