@@ -98,7 +98,8 @@ type SequencerRun struct {
 	// Rounds is how many sequencing transactions moved the events.
 	Rounds uint64 `json:"rounds,omitempty"`
 	// Lag is the time from each writer's commit to a Wait on the Log
-	// returning a head at or past its event (read back with Read).
+	// returning a head at or past its event's seq (read back with Read
+	// after the run).
 	Lag Percentiles `json:"lag"`
 	// ServerCPU is the CPU time (user and system) of the PostgreSQL
 	// processes serving the run's connections (the writers', the reader's,
@@ -114,9 +115,10 @@ type SequencerRun struct {
 // a row into a business table and appending one event with AppendTx, once
 // with no sequencer running (the events stay in the outbox) and once with
 // one (the Log's own, in this process), and cfg.Pairs times each,
-// alternately first. With the sequencer, a reader follows the feed with
-// Wait and Read as a publisher does, and the run ends when it has seen
-// every event.
+// alternately first. With the sequencer, a reader follows the feed's head
+// with Wait, as a publisher's long polls do, and the run ends when the
+// head has reached the last event; the events are read back afterwards,
+// to learn when each one's seq was first seen.
 func Sequencer(ctx context.Context, env *Env, cfg SequencerConfig) (*SequencerResult, error) {
 	if err := env.check(); err != nil {
 		return nil, err
@@ -226,13 +228,17 @@ func sequencerRun(ctx context.Context, env *Env, cfg SequencerConfig, sequencer 
 		index[evs[i].ID] = i
 	}
 	committed := make([]time.Time, cfg.N)
-	visible := make([]time.Time, cfg.N)
 
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var seen []headSeen
 	followed := make(chan error, 1)
 	if sequencer {
-		go func() { followed <- follow(rctx, log, index, visible) }()
+		go func() {
+			var err error
+			seen, err = follow(rctx, log, uint64(cfg.N))
+			followed <- err
+		}()
 	}
 
 	var (
@@ -277,27 +283,29 @@ func sequencerRun(ctx context.Context, env *Env, cfg SequencerConfig, sequencer 
 	run.Committed = done.Load()
 	run.CommitSeconds = commitEnd.Seconds()
 	end := commitEnd
-	var lags []time.Duration
 	if sequencer {
 		if err := <-followed; err != nil {
 			return run, nil, fmt.Errorf("follow the feed: %w", err)
 		}
-		last := start
-		lags = make([]time.Duration, cfg.N)
-		for i := range lags {
-			lags[i] = max(visible[i].Sub(committed[i]), 0)
-			if visible[i].After(last) {
-				last = visible[i]
-			}
-		}
-		end = last.Sub(start)
-		run.Lag = summarize(slices.Clone(lags))
+		end = seen[len(seen)-1].at.Sub(start)
 	}
 	server1, sok1 := serverCPU(ctx, pool, app)
 	client1, cerr1 := procCPU(os.Getpid())
 	if sok && sok1 && cerr == nil && cerr1 == nil {
 		run.ServerCPU = (server1 - server0).Seconds()
 		run.ClientCPU = (client1 - client0).Seconds()
+	}
+	var lags []time.Duration
+	if sequencer {
+		visible, err := seenAt(ctx, log, index, seen)
+		if err != nil {
+			return run, nil, err
+		}
+		lags = make([]time.Duration, cfg.N)
+		for i := range lags {
+			lags[i] = max(visible[i].Sub(committed[i]), 0)
+		}
+		run.Lag = summarize(slices.Clone(lags))
 	}
 	st, err := log.Stats(ctx)
 	if err != nil {
@@ -356,30 +364,67 @@ func warmUp(ctx context.Context, pool *pgxpool.Pool, n int, schema string) error
 	return nil
 }
 
-// follow reads the feed as a publisher does, from Wait and Read, until it
-// has seen every event of index, and records when each was seen.
-func follow(ctx context.Context, log *postgres.Log, index map[string]int, visible []time.Time) error {
-	var head uint64
-	for head < uint64(len(visible)) {
+// headSeen is a head a Wait returned, and when.
+type headSeen struct {
+	at   time.Time
+	head uint64
+}
+
+// follow waits for the head of the feed to pass each head it returned
+// until it reaches last, and returns each head it saw and when.
+func follow(ctx context.Context, log *postgres.Log, last uint64) ([]headSeen, error) {
+	var (
+		seen []headSeen
+		head uint64
+	)
+	for head < last {
 		f, err := log.Wait(ctx, seqFeed, head)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		now := time.Now()
-		evs, err := log.Read(ctx, seqFeed, head+1, f.Head)
+		head = f.Head
+		seen = append(seen, headSeen{time.Now(), head})
+	}
+	return seen, nil
+}
+
+// seenAt reads the feed, every event of index, and returns when each was
+// first seen: when follow first saw a head at or past its seq.
+func seenAt(ctx context.Context, log *postgres.Log, index map[string]int, seen []headSeen) ([]time.Time, error) {
+	visible := make([]time.Time, len(index))
+	const chunk = 1000
+	for from := uint64(1); from <= uint64(len(index)); from += chunk {
+		evs, err := log.Read(ctx, seqFeed, from, from+chunk-1)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, e := range evs {
 			i, ok := index[e.ID]
 			if !ok || !visible[i].IsZero() {
-				return fmt.Errorf("event %s at seq %d: unknown or seen twice", e.ID, e.Seq)
+				return nil, fmt.Errorf("event %s at seq %d: unknown or stored twice", e.ID, e.Seq)
 			}
-			visible[i] = now
+			k, _ := slices.BinarySearchFunc(seen, e.Seq, func(h headSeen, seq uint64) int { return cmp.Compare(h.head, seq) })
+			if k == len(seen) {
+				return nil, fmt.Errorf("event %s at seq %d: above every head seen", e.ID, e.Seq)
+			}
+			visible[i] = seen[k].at
 		}
-		head += uint64(len(evs))
 	}
-	return nil
+	for i, t := range visible {
+		if t.IsZero() {
+			return nil, fmt.Errorf("event %s: not in the log", evID(index, i))
+		}
+	}
+	return visible, nil
+}
+
+func evID(index map[string]int, i int) string {
+	for id, j := range index {
+		if j == i {
+			return id
+		}
+	}
+	return ""
 }
 
 // WriteTable prints r as a table.
@@ -402,7 +447,7 @@ func (r *SequencerResult) WriteTable(w io.Writer) error {
 		fmt.Sprintf("sequenced events/s ÷ committed transactions/s without a sequencer: %.0f / %.0f = %.2f (target >= %.2f)", r.Sequenced, r.Unsequenced, r.Ratio, r.Targets.Ratio),
 		fmt.Sprintf("lag p99 over every sequenced event: %.1f ms (target <= %.0f ms); p50 %.1f ms, max %.1f ms", r.Lag.P99, r.Targets.LagP99Ms, r.Lag.P50, r.Lag.Max),
 		fmt.Sprintf("CPU per event, server and client: %.3f ms without a sequencer, %.3f ms with; ratio %.2f (what the sequenced rate would be over the unsequenced one if CPU alone were short)", r.UnsequencedCPUPerEvent, r.SequencedCPUPerEvent, r.CPURatio),
-		"seconds: to the last commit without a sequencer, to the last event seen in the log with one. lag: from a writer's commit to a Wait on the Log returning a head at or past its event.",
+		"seconds: to the last commit without a sequencer, to the head reaching the last event with one. lag: from a writer's commit to a Wait on the Log returning a head at or past its event's seq.",
 	}
 	return t.write(w)
 }
