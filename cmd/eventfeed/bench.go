@@ -23,12 +23,13 @@ var benchScenarios = map[string]struct {
 	synopsis, summary string
 	flags             func(fs *flag.FlagSet) func(ctx context.Context, env *bench.Env) (bench.Result, error)
 }{
-	"cachefan": {"[-events N] [-consumers C] [-page-size P] [-nginx PATH] [-nginx-conf FILE]", "C consumers catch up on the same N events through nginx's cache: publisher CPU on consumers 2..C over consumer 1", cacheFanFlags},
-	"catchup":  {"[-events N] [-page-size P] [-protocol atom|http-feeds|tail] [-encrypt [-subjects S]]", "a poller, and eventfeed tail -db, catch up with a feed of N events into an SQLite replica", catchupFlags},
-	"latency":  {"[-n N] [-rate R] [-interval D]", "delay from append to replica commit, long polling vs interval polling", latencyFlags},
-	"serve":    {"[-duration D] [-connections C] [-nginx PATH] [-wrk PATH]", "requests/s for a full page and a 304, beside nginx serving the same bytes", serveFlags},
-	"fanout":   {"[-consumers C]", "memory per idle long poll, and the time until one append wakes them all", fanoutFlags},
-	"append":   {"[-n N] [-connections C] [-batch B] [-postgres DSN]", "single-event POSTs/s over HTTP, single and batched appends/s in process", appendFlags},
+	"cachefan":  {"[-events N] [-consumers C] [-page-size P] [-nginx PATH] [-nginx-conf FILE]", "C consumers catch up on the same N events through nginx's cache: publisher CPU on consumers 2..C over consumer 1", cacheFanFlags},
+	"catchup":   {"[-events N] [-page-size P] [-protocol atom|http-feeds|tail] [-encrypt [-subjects S]]", "a poller, and eventfeed tail -db, catch up with a feed of N events into an SQLite replica", catchupFlags},
+	"latency":   {"[-n N] [-rate R] [-interval D]", "delay from append to replica commit, long polling vs interval polling", latencyFlags},
+	"serve":     {"[-duration D] [-connections C] [-nginx PATH] [-wrk PATH]", "requests/s for a full page and a 304, beside nginx serving the same bytes", serveFlags},
+	"fanout":    {"[-consumers C]", "memory per idle long poll, and the time until one append wakes them all", fanoutFlags},
+	"append":    {"[-n N] [-connections C] [-batch B] [-postgres DSN]", "single-event POSTs/s over HTTP, single and batched appends/s in process", appendFlags},
+	"sequencer": {"[-n N] [-writers W] [-pairs P] -postgres DSN", "PostgreSQL: W writers' AppendTx transactions/s with the sequencer over without, and its lag", sequencerFlags},
 }
 
 // benchPublisher is the scenario name under which bench runs "serve" with
@@ -128,7 +129,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func benchUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: eventfeed bench SCENARIO [flags] [-json] [-cpuprofile FILE]\n\nscenarios:")
 	for _, name := range slices.Sorted(maps.Keys(benchScenarios)) {
-		fmt.Fprintf(w, "  %-8s %s\n", name, benchScenarios[name].summary)
+		fmt.Fprintf(w, "  %-9s %s\n", name, benchScenarios[name].summary)
 	}
 	fmt.Fprintln(w, "\nEach scenario starts what it needs on 127.0.0.1, prints its figures beside the\nproject's targets, and judges nothing. Run \"eventfeed bench SCENARIO -h\" for its flags.")
 }
@@ -309,4 +310,20 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 	given := false
 	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
 	return given
+}
+
+func sequencerFlags(fs *flag.FlagSet) func(context.Context, *bench.Env) (bench.Result, error) {
+	n := fs.Int("n", bench.DefaultSequencerN, "transactions committed by each run")
+	writers := fs.Int("writers", bench.DefaultSequencerWriters, "goroutines committing transactions at once")
+	pairs := fs.Int("pairs", bench.DefaultSequencerPairs, "runs without and with the sequencer, alternately first")
+	pg := fs.String("postgres", os.Getenv("EVENTFEED_POSTGRES_DSN"), "`DSN` of the PostgreSQL database (a throwaway schema is made and dropped for each run); default $EVENTFEED_POSTGRES_DSN")
+	return func(ctx context.Context, env *bench.Env) (bench.Result, error) {
+		if *n <= 0 || *writers <= 0 || *pairs <= 0 {
+			return nil, usagef("-n, -writers and -pairs must be positive")
+		}
+		if *pg == "" {
+			return nil, usagef("-postgres is required")
+		}
+		return bench.Sequencer(ctx, env, bench.SequencerConfig{Postgres: *pg, N: *n, Writers: *writers, Pairs: *pairs})
+	}
 }

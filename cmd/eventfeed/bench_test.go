@@ -312,6 +312,29 @@ func TestBenchAppend(t *testing.T) {
 	}
 }
 
+func TestBenchSequencer(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	var res bench.SequencerResult
+	runBenchJSON(t, &res, "sequencer", "-n", "200", "-writers", "4", "-pairs", "1", "-postgres", dsn)
+	checkMachine(t, res.Machine)
+	if res.Scenario != "sequencer" || res.N != 200 || res.Writers != 4 || len(res.Runs) != 2 {
+		t.Fatalf("got %q, n %d, %d writers, %d runs; want sequencer, 200, 4, 2", res.Scenario, res.N, res.Writers, len(res.Runs))
+	}
+	for i, r := range res.Runs {
+		// The first pair runs without the sequencer first.
+		if r.Sequencer != (i == 1) || r.Committed != 200 || r.EventsPerSecond <= 0 || r.Seconds <= 0 || r.CommitSeconds <= 0 {
+			t.Errorf("run %d: got %+v", i+1, r)
+		}
+	}
+	if r := res.Runs[1]; r.Rounds == 0 {
+		t.Errorf("sequenced run: no rounds counted")
+	}
+	checkPercentiles(t, "lag", res.Lag, 200)
+	if res.Ratio <= 0 || res.Unsequenced <= 0 || res.Sequenced <= 0 || res.Targets.Ratio != bench.TargetSequencerRatio {
+		t.Errorf("got ratio %g of %g over %g, target %g", res.Ratio, res.Sequenced, res.Unsequenced, res.Targets.Ratio)
+	}
+}
+
 func TestBenchTable(t *testing.T) {
 	t.Setenv(asMainVar, "1")
 	var stdout, stderr bytes.Buffer

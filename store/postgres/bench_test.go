@@ -247,3 +247,36 @@ func BenchmarkApply(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDrain measures the sequencer alone: b.N events wait in the
+// outbox, committed one per transaction by 16 writers of an instance that
+// does not sequence, and the timer runs while an instance that does
+// opens and moves them all into the log (rounds of batchSize rows).
+// Its events/s is the most the sequencer moves with no writer beside it.
+func BenchmarkDrain(b *testing.B) {
+	schema := newSchema(b)
+	ctx := context.Background()
+	w, err := Open(ctx, benchDSN(b), Options{Schema: schema, NoSequencer: true, Logger: testLogger(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	n := b.N
+	runWriters(b, w.pool, n, 0, 0, func(ctx context.Context, tx pgx.Tx, i int) error {
+		return w.AppendTx(ctx, tx, eventfeed.Event{Feed: "bench", ID: fmt.Sprintf("b%d", i), Type: "order.placed", Subject: "o-123456", Data: benchData})
+	})
+	b.SetBytes(int64(len(benchData)))
+	b.ResetTimer()
+	start := time.Now()
+	l, err := Open(ctx, testDSN(b), Options{Schema: schema, Logger: testLogger(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Wait(ctx, "bench", uint64(n-1)); err != nil {
+		b.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "events/s")
+}

@@ -100,7 +100,9 @@
 // server notices through TCP keepalives). A sequencing transaction runs on
 // the connection that holds the lock, so it dies with it: two instances
 // never sequence at once. [Log.Close] releases the lock at once, for
-// another instance to take within a second.
+// another instance to take within a second. An instance opened with
+// Options.NoSequencer never competes: it appends, reads and waits while
+// the others sequence.
 //
 // Each instance answers [Log.Feed], [Log.Feeds] and [Log.Wait] from
 // memory: a listener connection receives the heads every sequencing

@@ -68,6 +68,12 @@ type Options struct {
 	// database and off command lines.
 	KEK []byte
 
+	// NoSequencer keeps this instance from ever sequencing: it appends,
+	// reads and waits while another instance of the Log sequences. With
+	// no sequencer anywhere, events stay in the outbox (Stats.Outbox) and
+	// Append waits for them; AppendTx returns as usual.
+	NoSequencer bool
+
 	// Logger receives what the background sequencer and listener cannot
 	// return to a caller: lost connections, reconnections, a change of
 	// sequencer. Nil means slog.Default().
@@ -261,15 +267,18 @@ func New(ctx context.Context, pool *pgxpool.Pool, opt Options) (*Log, error) {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
-	l.wg.Add(2)
+	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		l.listen(bg, conn)
 	}()
-	go func() {
-		defer l.wg.Done()
-		l.sequence(bg)
-	}()
+	if !opt.NoSequencer {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.sequence(bg)
+		}()
+	}
 	return l, nil
 }
 

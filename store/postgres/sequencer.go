@@ -143,10 +143,17 @@ func (l *Log) lead(ctx context.Context, conn *pgx.Conn) error {
 	wait := min(busyPoll, l.poll)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	q := newSeqSQL(l.schema)
 	var (
 		batch []claimed
 		from  uint64 // where the outbox is read from: see claimed.next
-		limit = batchSize
+		// where batch was read from: a round that finds an ID already in
+		// the log reads its rows again from there, in full.
+		batchFrom uint64
+		limit     = batchSize
+		// full makes the next look read the rows in full, with the
+		// events already in the log under their IDs.
+		full bool
 		// The transaction whose rows failed the last rounds alone, and
 		// how many.
 		suspect string
@@ -162,7 +169,8 @@ func (l *Log) lead(ctx context.Context, conn *pgx.Conn) error {
 			case <-timer.C:
 			}
 			var err error
-			if batch, from, err = l.claim(ctx, conn, from, limit); err != nil {
+			batchFrom = from
+			if batch, from, err = l.claim(ctx, conn, q, from, limit, full); err != nil {
 				return err
 			}
 			if len(batch) == 0 {
@@ -171,20 +179,41 @@ func (l *Log) lead(ctx context.Context, conn *pgx.Conn) error {
 				continue
 			}
 		}
-		round := batch
+		round, roundFrom := batch, batchFrom
+		batchFrom = from
 		var err error
-		if batch, from, err = l.move(ctx, conn, round, from, limit); err != nil {
+		if batch, from, err = l.move(ctx, conn, q, round, from, limit); err != nil {
 			if ctx.Err() != nil {
 				return err
 			}
-			l.stats.roundsFailed.Add(1)
 			var pgErr *pgconn.PgError
-			if !errors.As(err, &pgErr) || !rowFault(pgErr) || conn.IsClosed() {
+			if !errors.As(err, &pgErr) || conn.IsClosed() {
+				l.stats.roundsFailed.Add(1)
+				return err
+			}
+			if repeatedID(pgErr) && !round[0].full {
+				// An event whose ID is in the log already: rare (see
+				// AppendTx). Not a failure: the same rows are read again
+				// in full, and the round that moves them drops or rejects
+				// the copy.
+				if _, rerr := conn.Exec(ctx, `ROLLBACK`); rerr != nil {
+					return fmt.Errorf("%w; then rollback: %v", err, rerr)
+				}
+				l.log.Debug("sequencing round found an ID already in the log; reading its rows in full", "rows", len(round))
+				batch, from, full = nil, roundFrom, true
+				timer.Reset(0)
+				continue
+			}
+			l.stats.roundsFailed.Add(1)
+			if !rowFault(pgErr) {
 				return err
 			}
 			if _, rerr := conn.Exec(ctx, `ROLLBACK`); rerr != nil {
 				return fmt.Errorf("%w; then rollback: %v", err, rerr)
 			}
+			// The next looks read in full: a failure may come from a
+			// repeated ID among other faults.
+			full = true
 			txs := roundTxs(round)
 			if len(txs) > 1 {
 				limit = 0
@@ -210,13 +239,21 @@ func (l *Log) lead(ctx context.Context, conn *pgx.Conn) error {
 					suspect, fails = "", 0
 				}
 			}
+			batch, from = nil, roundFrom
 			timer.Reset(0)
 			continue
 		}
+		full = false
 		limit = min(2*limit, batchSize)
 		wait = min(busyPoll, l.poll)
 		timer.Reset(wait)
 	}
+}
+
+// repeatedID tells whether err is the log's unique key on event IDs
+// refusing a row: an event already in the log under that ID.
+func repeatedID(err *pgconn.PgError) bool {
+	return err.Code == "23505" && err.TableName == "events" && err.ConstraintName == "events_id_key"
 }
 
 // rowFault tells whether err, which failed a round, may be due to the
@@ -284,24 +321,67 @@ func (l *Log) reject(ctx context.Context, conn *pgx.Conn, tx string, round []cla
 const horizonSQL = `SELECT pg_snapshot_xmin(pg_current_snapshot())`
 
 // claimed is one outbox row read by a round.
+//
+// A look reads only what the sequencer needs to give the rows their seqs
+// (feed, ID, time, the size of Data): the round then copies the rows from
+// the outbox into the log inside the server. If a row's ID is in the log
+// already, the log's unique key on IDs fails that round, and the next look
+// reads the same rows in full (full), with the event stored under each ID,
+// for a round that drops or rejects the copies from this process.
 type claimed struct {
-	ev        eventfeed.Event
-	timeGiven bool // ev.Time was given, not filled in by AppendTx
+	ev        eventfeed.Event // without Type, Subject, ContentType, Data unless full
+	size      int             // the length of Data
+	full      bool            // read in full, with stored
+	timeGiven bool            // ev.Time was given, not filled in by AppendTx
 	pageSize  int
 	stored    *eventfeed.Event // the event already in the log with this ID
 	feed      *store.Feed      // the feed's state before the round; nil when new
 	tx        string           // the id of the transaction that wrote it
 }
 
+// seqSQL holds the sequencer's statements of the round that copies rows
+// inside the server, with the schema filled in.
+type seqSQL struct{ claim, moveEvents string }
+
+func newSeqSQL(schema string) seqSQL {
+	s := pgx.Identifier{schema}.Sanitize()
+	f := func(q string) string { return fmt.Sprintf(q, s) }
+	return seqSQL{
+		// The claim of logSQL without the events already in the log and
+		// without the columns the round copies inside the server.
+		claim: f(`SELECT o.feed, o.id, o.time, o.time_ns, o.time_given, octet_length(o.data), o.page_size,
+	f.epoch, f.page_size, f.head, o.tx::text
+FROM (
+	SELECT * FROM (
+		SELECT feed, id, time, time_ns, time_given, data, page_size, tx, pos,
+			sum(octet_length(data)) OVER (ORDER BY tx) - sum(octet_length(data)) OVER (PARTITION BY tx) AS before
+		FROM %[1]s.outbox
+		WHERE tx >= $2 AND tx <= (SELECT max(tx) FROM (SELECT tx FROM %[1]s.outbox WHERE tx >= $2 ORDER BY tx, pos LIMIT $1) l)
+	) w WHERE before < $3
+) o
+LEFT JOIN %[1]s.feeds f ON f.name = o.feed
+ORDER BY o.tx, o.pos`),
+		// Copies the outbox rows $1 into the log at seqs $2. A row that
+		// is no longer in the outbox fails the statement (NOT NULL)
+		// rather than leave a gap at its seq; an ID already in the log
+		// fails it on the log's unique key.
+		moveEvents: f(`INSERT INTO %[1]s.events (` + eventColumns + `)
+SELECT o.feed, u.seq, u.id, o.type, o.subject, o.time, o.time_ns, o.content_type, o.data
+FROM unnest($1::text[], $2::bigint[]) AS u(id, seq)
+LEFT JOIN %[1]s.outbox o ON o.id = u.id
+ORDER BY u.seq`),
+	}
+}
+
 // claim reads the committed outbox rows of whole transactions from
 // transaction from on, about limit rows (more to finish the last
 // transaction) and about batchBytes of Data, in sequencing order, with the
 // state of their feeds, and returns where the next look starts.
-func (l *Log) claim(ctx context.Context, conn *pgx.Conn, from uint64, limit int) ([]claimed, uint64, error) {
+func (l *Log) claim(ctx context.Context, conn *pgx.Conn, q seqSQL, from uint64, limit int, full bool) ([]claimed, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
 	defer cancel()
 	b := &pgx.Batch{}
-	next := l.queueClaim(b, from, limit)
+	next := l.queueClaim(b, q, from, limit, full)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return nil, 0, fmt.Errorf("read outbox: %w", err)
 	}
@@ -311,21 +391,25 @@ func (l *Log) claim(ctx context.Context, conn *pgx.Conn, from uint64, limit int)
 // queueClaim queues on b the statements of a look at the outbox from
 // transaction from on; once b is sent and closed, the function it returns
 // gives the rows read and where the next look starts.
-func (l *Log) queueClaim(b *pgx.Batch, from uint64, limit int) func() ([]claimed, uint64, error) {
+func (l *Log) queueClaim(b *pgx.Batch, q seqSQL, from uint64, limit int, full bool) func() ([]claimed, uint64, error) {
 	var (
 		horizon uint64
 		batch   []claimed
 	)
 	b.Queue(horizonSQL).QueryRow(func(row pgx.Row) error { return row.Scan(&horizon) })
-	b.Queue(l.q.claim, limit, from, l.maxBytes).Query(func(rows pgx.Rows) error {
+	sql := q.claim
+	if full {
+		sql = l.q.claim
+	}
+	b.Queue(sql, limit, from, l.maxBytes).Query(func(rows pgx.Rows) error {
 		var err error
-		batch, err = collectClaimed(rows)
+		batch, err = collectClaimed(rows, full)
 		return err
 	})
 	return func() ([]claimed, uint64, error) {
 		size := 0
 		for _, c := range batch {
-			size += len(c.ev.Data)
+			size += c.size
 		}
 		if len(batch) < limit && size < l.maxBytes {
 			// Not cut short by either limit: it saw every committed row.
@@ -335,11 +419,15 @@ func (l *Log) queueClaim(b *pgx.Batch, from uint64, limit int) func() ([]claimed
 	}
 }
 
-func collectClaimed(rows pgx.Rows) ([]claimed, error) {
+func collectClaimed(rows pgx.Rows, full bool) ([]claimed, error) {
 	defer rows.Close()
+	scan := scanClaimed
+	if full {
+		scan = scanClaimedFull
+	}
 	var batch []claimed
 	for rows.Next() {
-		c, err := scanClaimed(rows)
+		c, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -349,16 +437,18 @@ func collectClaimed(rows pgx.Rows) ([]claimed, error) {
 }
 
 // move sequences batch, as claim read it: it writes the events into the
-// log, moves the heads, deletes the rows from the outbox and notifies the
-// new heads, in one transaction, then looks at the outbox again from
-// transaction from on; all in one round trip.
+// log (copying the rows inside the server, or from batch when it was read
+// in full), moves the heads, deletes the rows from the outbox and
+// notifies the new heads, in one transaction, then looks at the outbox
+// again from transaction from on; all in one round trip.
 //
 // The rows are read outside the transaction that moves them. That is safe
 // because only the sequencer writes the log and the feeds, and only it
 // deletes committed rows from the outbox, and only one session holds the
 // sequencer lock; should two ever sequence at once all the same, the
-// log's keys on (feed, seq) and on id fail the second.
-func (l *Log) move(ctx context.Context, conn *pgx.Conn, batch []claimed, from uint64, limit int) ([]claimed, uint64, error) {
+// log's keys on (feed, seq) and on id fail the second, and so does the
+// copy of a row that is no longer in the outbox (see seqSQL).
+func (l *Log) move(ctx context.Context, conn *pgx.Conn, q seqSQL, batch []claimed, from uint64, limit int) ([]claimed, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
 	defer cancel()
 	var (
@@ -425,7 +515,11 @@ func (l *Log) move(ctx context.Context, conn *pgx.Conn, batch []claimed, from ui
 	b.Queue(`BEGIN`)
 	if len(order) > 0 {
 		b.Queue(l.q.upsertFeeds, fNames, fEpochs, fSizes, fHeads)
-		b.Queue(l.q.insertEvents, ev.feeds, ev.seqs, ev.ids, ev.types, ev.subjects, ev.times, ev.nss, ev.cts, ev.datas)
+		if batch[0].full {
+			b.Queue(l.q.insertEvents, ev.feeds, ev.seqs, ev.ids, ev.types, ev.subjects, ev.times, ev.nss, ev.cts, ev.datas)
+		} else {
+			b.Queue(q.moveEvents, ev.ids, ev.seqs)
+		}
 		b.Queue(`SELECT pg_notify($1, p) FROM unnest($2::text[]) p`, l.headsChannel(), payloads)
 	}
 	if len(reasons) > 0 {
@@ -440,7 +534,7 @@ func (l *Log) move(ctx context.Context, conn *pgx.Conn, batch []claimed, from ui
 		}
 		return nil
 	})
-	next := l.queueClaim(b, from, min(2*limit, batchSize))
+	next := l.queueClaim(b, q, from, min(2*limit, batchSize), false)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return nil, 0, fmt.Errorf("move outbox rows: %w", err)
 	}
@@ -451,8 +545,29 @@ func (l *Log) move(ctx context.Context, conn *pgx.Conn, batch []claimed, from ui
 	return next()
 }
 
-// scanClaimed reads a row of the claim query.
+// scanClaimed reads a row of seqSQL's claim.
 func scanClaimed(row pgx.Rows) (claimed, error) {
+	var (
+		c      claimed
+		t      time.Time
+		ns     int16
+		fEpoch *string
+		fSize  *int32
+		fHead  *int64
+	)
+	err := row.Scan(&c.ev.Feed, &c.ev.ID, &t, &ns, &c.timeGiven, &c.size, &c.pageSize, &fEpoch, &fSize, &fHead, &c.tx)
+	if err != nil {
+		return claimed{}, err
+	}
+	c.ev.Time = joinTime(t, ns)
+	if fHead != nil {
+		c.feed = &store.Feed{Name: c.ev.Feed, Epoch: *fEpoch, PageSize: int(*fSize), Head: uint64(*fHead)}
+	}
+	return c, nil
+}
+
+// scanClaimedFull reads a row of logSQL's claim, which reads in full.
+func scanClaimedFull(row pgx.Rows) (claimed, error) {
 	var (
 		c                 claimed
 		t                 time.Time
@@ -474,6 +589,7 @@ func scanClaimed(row pgx.Rows) (claimed, error) {
 		return claimed{}, err
 	}
 	c.ev.Time = joinTime(t, ns)
+	c.size, c.full = len(c.ev.Data), true
 	if sSeq != nil {
 		c.stored = &eventfeed.Event{Feed: *sFeed, Seq: uint64(*sSeq), ID: *sID, Type: *sType, Subject: *sSubject,
 			Time: joinTime(*sTime, *sNs), ContentType: *sCT, Data: sData}

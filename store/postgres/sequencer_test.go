@@ -195,3 +195,56 @@ func counts(l *Log) Stats {
 	st, _ := l.Stats(context.Background())
 	return st
 }
+
+// TestNoSequencer: an instance opened with NoSequencer never takes the
+// sequencer's lock, so its committed events wait in the outbox; once an
+// instance that sequences opens, they are sequenced and the first one
+// hears of them.
+func TestNoSequencer(t *testing.T) {
+	schema := newSchema(t)
+	ctx := context.Background()
+	writer, err := Open(ctx, testDSN(t), Options{Schema: schema, NoSequencer: true, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { writer.Close() })
+	tx := begin(t, writer.pool)
+	appendTx(t, writer, tx, seqEvent("f", "a"), seqEvent("f", "b"))
+	commit(t, tx)
+	st, err := writer.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Leading || st.SequencerAlive || st.Outbox != 2 || st.Rounds != 0 {
+		t.Fatalf("stats before a sequencer opens: %+v, want no sequencer, 2 events in the outbox, no rounds", st)
+	}
+	openLog(t, schema)
+	if f := waitHead(t, writer, "f", 2); f.Head != 2 {
+		t.Fatalf("head %d, want 2", f.Head)
+	}
+	if ids := readIDs(t, writer, "f"); strings.Join(ids, ",") != "a,b" {
+		t.Errorf("read %v, want a, b", ids)
+	}
+	if st, err := writer.Stats(ctx); err != nil || st.Leading || !st.SequencerAlive || st.Outbox != 0 || st.Rounds != 0 {
+		t.Errorf("stats after: %+v (%v), want another instance sequencing, an empty outbox, no rounds here", st, err)
+	}
+}
+
+// TestMoveEventsMissingRow: the round that copies outbox rows into the log
+// inside the server fails when a row it was given is no longer in the
+// outbox, rather than move the head past a seq it left empty.
+func TestMoveEventsMissingRow(t *testing.T) {
+	schema := newSchema(t)
+	l, err := Open(context.Background(), testDSN(t), Options{Schema: schema, NoSequencer: true, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	tx := begin(t, l.pool)
+	appendTx(t, l, tx, seqEvent("f", "here"))
+	_, err = tx.Exec(context.Background(), newSeqSQL(schema).moveEvents, []string{"here", "gone"}, []int64{1, 2})
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23502" {
+		t.Fatalf("moving a row that is not in the outbox: %v, want a not-null violation", err)
+	}
+}
