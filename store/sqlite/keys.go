@@ -71,6 +71,9 @@ func (l *Log) subjectKeys(ctx context.Context, st stmts, events []*eventfeed.Eve
 	if err != nil {
 		return nil, err
 	}
+	if st.keyRows == nil {
+		st.keyRows, st.insertKeys = st.tx.StmtContext(ctx, l.keyRows), st.tx.StmtContext(ctx, l.insertKeys)
+	}
 	keys := make(map[string]cipher.AEAD, len(pairs))
 	rows, err := st.keyRows.QueryContext(ctx, arg)
 	if err != nil {

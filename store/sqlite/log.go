@@ -489,11 +489,10 @@ func (l *Log) txStmts(ctx context.Context, tx *sql.Tx) (st stmts, savepoint, rel
 	if err == nil {
 		all := []*sql.Stmt{
 			tx.StmtContext(ctx, l.insert), tx.StmtContext(ctx, l.byID), tx.StmtContext(ctx, l.feedRow),
-			tx.StmtContext(ctx, l.upsertFeed), tx.StmtContext(ctx, l.keyRows), tx.StmtContext(ctx, l.insertKeys),
-			tx.StmtContext(ctx, l.savepointStmt), tx.StmtContext(ctx, l.releaseStmt),
+			tx.StmtContext(ctx, l.upsertFeed), tx.StmtContext(ctx, l.savepointStmt), tx.StmtContext(ctx, l.releaseStmt),
 		}
-		st = stmts{insert: all[0], byID: all[1], feedRow: all[2], upsertFeed: all[3], keyRows: all[4], insertKeys: all[5], own: all}
-		return st, all[6], all[7], nil
+		st = stmts{insert: all[0], byID: all[1], feedRow: all[2], upsertFeed: all[3], tx: tx, own: all}
+		return st, all[4], all[5], nil
 	}
 	// Another pool's transaction, or a failing one: prepare on it, which
 	// reports the failure if there is one.
@@ -511,8 +510,11 @@ func (l *Log) txStmts(ctx context.Context, tx *sql.Tx) (st stmts, savepoint, rel
 // stmts are the statements an append runs, bound to its transaction.
 type stmts struct {
 	insert, byID, feedRow, upsertFeed *sql.Stmt
-	keyRows, insertKeys               *sql.Stmt
-	own                               []*sql.Stmt // to close after an AppendTx call
+	// keyRows and insertKeys are prepared on the transaction, or nil:
+	// then bound to tx when an append needs them.
+	keyRows, insertKeys *sql.Stmt
+	tx                  *sql.Tx
+	own                 []*sql.Stmt // to close after an AppendTx call
 }
 
 // bind returns the Log's append statements bound to tx, a transaction of
@@ -523,8 +525,7 @@ func (l *Log) bind(ctx context.Context, tx *sql.Tx) stmts {
 		byID:       tx.StmtContext(ctx, l.byID),
 		feedRow:    tx.StmtContext(ctx, l.feedRow),
 		upsertFeed: tx.StmtContext(ctx, l.upsertFeed),
-		keyRows:    tx.StmtContext(ctx, l.keyRows),
-		insertKeys: tx.StmtContext(ctx, l.insertKeys),
+		tx:         tx,
 	}
 }
 
