@@ -74,6 +74,21 @@ type ServeKind struct {
 	Target float64 `json:"target"`
 	// NetHTTPRatio is Eventfeed.PerSecond / NetHTTP.PerSecond.
 	NetHTTPRatio float64 `json:"net_http_ratio"`
+	// CPURatio and NetHTTPCPURatio compare server CPU time per request,
+	// in the sense of Ratio (nginx's or net/http's over eventfeed's: 1
+	// means as cheap): a figure that depends much less than req/s on
+	// how the cores are shared. 0 when not measured.
+	CPURatio        float64 `json:"cpu_ratio,omitempty"`
+	NetHTTPCPURatio float64 `json:"net_http_cpu_ratio,omitempty"`
+}
+
+// cpuPerRequest returns the server CPU seconds per request of l, 0 when
+// not measured.
+func (l *LoadResult) cpuPerRequest() float64 {
+	if l == nil || l.PerSecond == 0 {
+		return 0
+	}
+	return l.ServerCPU / l.PerSecond
 }
 
 // Serve measures requests per second and their latency for a full page
@@ -292,8 +307,10 @@ func Serve(ctx context.Context, env *Env, cfg ServeConfig) (*ServeResult, error)
 			}
 			if k.Nginx != nil {
 				k.Ratio = ratio(k.Eventfeed.PerSecond, k.Nginx.PerSecond)
+				k.CPURatio = ratio(k.Nginx.cpuPerRequest(), k.Eventfeed.cpuPerRequest())
 			}
 			k.NetHTTPRatio = ratio(k.Eventfeed.PerSecond, k.NetHTTP.PerSecond)
+			k.NetHTTPCPURatio = ratio(k.NetHTTP.cpuPerRequest(), k.Eventfeed.cpuPerRequest())
 			res.Kinds = append(res.Kinds, k)
 		}
 	}

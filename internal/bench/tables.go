@@ -64,7 +64,7 @@ func (r *ServeResult) WriteTable(w io.Writer) error {
 		title: fmt.Sprintf("serve: %d keep-alive connections, %gs each, publisher (eventfeed serve, child process) vs %s and a plain net/http handler\n%s",
 			r.Connections, r.Seconds, against, r.Machine.String()),
 		header: []string{"request", "client", "server", "req/s", "p50 ms", "p99 ms", "server CPU", "server µs/req", "client CPU",
-			"eventfeed/this", "target", "errors"},
+			"eventfeed/this", "target", "by CPU/req", "errors"},
 	}
 	cpu := func(x float64) string {
 		if x == 0 {
@@ -82,10 +82,11 @@ func (r *ServeResult) WriteTable(w io.Writer) error {
 			l      *LoadResult
 			ratio  string
 			target string
+			byCPU  float64
 		}{
-			{"eventfeed", &k.Eventfeed, "", ""},
-			{"nginx", k.Nginx, f(k.Ratio, 2), fmt.Sprintf(">= %.2f", k.Target)},
-			{"net/http", &k.NetHTTP, f(k.NetHTTPRatio, 2), ""},
+			{"eventfeed", &k.Eventfeed, "", "", 0},
+			{"nginx", k.Nginx, f(k.Ratio, 2), fmt.Sprintf(">= %.2f", k.Target), k.CPURatio},
+			{"net/http", &k.NetHTTP, f(k.NetHTTPRatio, 2), "", k.NetHTTPCPURatio},
 		} {
 			if s.l == nil {
 				continue
@@ -96,14 +97,14 @@ func (r *ServeResult) WriteTable(w io.Writer) error {
 				perReq = f(l.ServerCPU/l.PerSecond*1e6, 1)
 			}
 			t.add(name, k.Client, s.who, f(l.PerSecond, 0), f(l.Latency.P50, 3), f(l.Latency.P99, 3),
-				cpu(l.ServerCPU), perReq, cpu(l.ClientCPU), s.ratio, s.target, n(l.Errors))
+				cpu(l.ServerCPU), perReq, cpu(l.ClientCPU), s.ratio, s.target, cpu(s.byCPU), n(l.Errors))
 		}
 	}
 	t.notes = []string{
 		"client go: this process, one goroutine per connection writing a fixed request and reading the response (raw HTTP/1.1 over net.Conn), closed loop.",
 		"client wrk: " + r.Wrk + " -t1 with the same connections (not run when empty).",
 		"net/http: the same bytes from memory, headers set straight into the map, 304 on an exact If-None-Match, the publisher's http.Server settings (eventfeed bench floor).",
-		"server CPU, client CPU: CPU seconds per second of measurement (1 = one core busy) of the serving process (nginx: its worker) and of the load generator; server µs/req: server CPU per request.",
+		"server CPU, client CPU: CPU seconds per second of measurement (1 = one core busy) of the serving process (nginx: its worker) and of the load generator; server µs/req: server CPU per request; by CPU/req: this server's µs/req over eventfeed's (in the sense of eventfeed/this, and much less sensitive to how the cores are shared).",
 	}
 	for _, k := range r.Kinds {
 		for _, l := range []struct {
