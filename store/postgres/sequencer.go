@@ -331,6 +331,7 @@ const horizonSQL = `SELECT pg_snapshot_xmin(pg_current_snapshot())`
 type claimed struct {
 	ev        eventfeed.Event // without Type, Subject, ContentType, Data unless full
 	size      int             // the length of Data
+	tid       string          // the row's ctid, unless full
 	full      bool            // read in full, with stored
 	timeGiven bool            // ev.Time was given, not filled in by AppendTx
 	pageSize  int
@@ -341,7 +342,7 @@ type claimed struct {
 
 // seqSQL holds the sequencer's statements of the round that copies rows
 // inside the server, with the schema filled in.
-type seqSQL struct{ claim, moveEvents string }
+type seqSQL struct{ claim, moveEvents, deleteMoved string }
 
 func newSeqSQL(schema string) seqSQL {
 	s := pgx.Identifier{schema}.Sanitize()
@@ -350,10 +351,10 @@ func newSeqSQL(schema string) seqSQL {
 		// The claim of logSQL without the events already in the log and
 		// without the columns the round copies inside the server.
 		claim: f(`SELECT o.feed, o.id, o.time, o.time_ns, o.time_given, octet_length(o.data), o.page_size,
-	f.epoch, f.page_size, f.head, o.tx::text
+	f.epoch, f.page_size, f.head, o.tx::text, o.ctid::text
 FROM (
 	SELECT * FROM (
-		SELECT feed, id, time, time_ns, time_given, data, page_size, tx, pos,
+		SELECT feed, id, time, time_ns, time_given, data, page_size, tx, pos, ctid,
 			sum(octet_length(data)) OVER (ORDER BY tx) - sum(octet_length(data)) OVER (PARTITION BY tx) AS before
 		FROM %[1]s.outbox
 		WHERE tx >= $2 AND tx <= (SELECT max(tx) FROM (SELECT tx FROM %[1]s.outbox WHERE tx >= $2 ORDER BY tx, pos LIMIT $1) l)
@@ -361,15 +362,25 @@ FROM (
 ) o
 LEFT JOIN %[1]s.feeds f ON f.name = o.feed
 ORDER BY o.tx, o.pos`),
-		// Copies the outbox rows $1 into the log at seqs $2. A row that
-		// is no longer in the outbox fails the statement (NOT NULL)
-		// rather than leave a gap at its seq; an ID already in the log
-		// fails it on the log's unique key.
+		// Copies the outbox rows with IDs $1, found at ctids $3, into
+		// the log at seqs $2. The ctid finds a row without an index
+		// probe; the ID checks it is the row the look read (outbox rows
+		// are never updated, but VACUUM FULL may move them between the
+		// look and the round). A row not found fails the statement
+		// (NOT NULL) rather than leave a gap at its seq, and the next
+		// look reads it afresh; an ID already in the log fails it on the
+		// log's unique key. The statement holds the outbox's ACCESS
+		// SHARE lock to the end of the round, so that deleteMoved finds
+		// the same rows at the same ctids.
 		moveEvents: f(`INSERT INTO %[1]s.events (` + eventColumns + `)
 SELECT o.feed, u.seq, u.id, o.type, o.subject, o.time, o.time_ns, o.content_type, o.data
-FROM unnest($1::text[], $2::bigint[]) AS u(id, seq)
-LEFT JOIN %[1]s.outbox o ON o.id = u.id
+FROM unnest($1::text[], $2::bigint[], $3::text[]::tid[]) AS u(id, seq, tid)
+LEFT JOIN %[1]s.outbox o ON o.ctid = u.tid AND o.id = u.id
 ORDER BY u.seq`),
+		// Deletes the rows moveEvents copied: IDs $1 at ctids $2.
+		deleteMoved: f(`DELETE FROM %[1]s.outbox o
+USING unnest($1::text[], $2::text[]::tid[]) AS u(id, tid)
+WHERE o.ctid = u.tid AND o.id = u.id`),
 	}
 }
 
@@ -455,11 +466,13 @@ func (l *Log) move(ctx context.Context, conn *pgx.Conn, q seqSQL, batch []claime
 		ev, rj  eventColumnsArrays
 		reasons []string
 		ids     = make([]string, 0, len(batch))
+		tids    = make([]string, 0, len(batch)) // of ids, unless full
 		feeds   = make(map[string]*store.Feed)
 		order   []string // feeds in the order first seen
 	)
 	for _, c := range batch {
 		ids = append(ids, c.ev.ID)
+		tids = append(tids, c.tid)
 		if s := c.stored; s != nil {
 			// A repeated ID that slipped past AppendTx (see AppendTx):
 			// dropped when it is the same event, kept aside otherwise.
@@ -518,14 +531,18 @@ func (l *Log) move(ctx context.Context, conn *pgx.Conn, q seqSQL, batch []claime
 		if batch[0].full {
 			b.Queue(l.q.insertEvents, ev.feeds, ev.seqs, ev.ids, ev.types, ev.subjects, ev.times, ev.nss, ev.cts, ev.datas)
 		} else {
-			b.Queue(q.moveEvents, ev.ids, ev.seqs)
+			b.Queue(q.moveEvents, ev.ids, ev.seqs, tids)
 		}
 		b.Queue(`SELECT pg_notify($1, p) FROM unnest($2::text[]) p`, l.headsChannel(), payloads)
 	}
 	if len(reasons) > 0 {
 		b.Queue(l.q.insertRejected, rj.ids, rj.feeds, rj.types, rj.subjects, rj.times, rj.nss, rj.cts, rj.datas, reasons)
 	}
-	b.Queue(l.q.deleteOutbox, ids)
+	if batch[0].full {
+		b.Queue(l.q.deleteOutbox, ids)
+	} else {
+		b.Queue(q.deleteMoved, ids, tids)
+	}
 	b.Queue(`COMMIT`).Exec(func(pgconn.CommandTag) error {
 		// Committed: the heads moved, whatever comes next.
 		l.stats.rounds.Add(1)
@@ -555,7 +572,7 @@ func scanClaimed(row pgx.Rows) (claimed, error) {
 		fSize  *int32
 		fHead  *int64
 	)
-	err := row.Scan(&c.ev.Feed, &c.ev.ID, &t, &ns, &c.timeGiven, &c.size, &c.pageSize, &fEpoch, &fSize, &fHead, &c.tx)
+	err := row.Scan(&c.ev.Feed, &c.ev.ID, &t, &ns, &c.timeGiven, &c.size, &c.pageSize, &fEpoch, &fSize, &fHead, &c.tx, &c.tid)
 	if err != nil {
 		return claimed{}, err
 	}

@@ -231,20 +231,39 @@ func TestNoSequencer(t *testing.T) {
 }
 
 // TestMoveEventsMissingRow: the round that copies outbox rows into the log
-// inside the server fails when a row it was given is no longer in the
-// outbox, rather than move the head past a seq it left empty.
+// inside the server fails when a row it was given is not at its ctid with
+// its ID (gone, or moved by VACUUM FULL), rather than move the head past a
+// seq it left empty; given the right ones, it copies and deletes them.
 func TestMoveEventsMissingRow(t *testing.T) {
 	schema := newSchema(t)
-	l, err := Open(context.Background(), testDSN(t), Options{Schema: schema, NoSequencer: true, Logger: testLogger(t)})
+	ctx := context.Background()
+	l, err := Open(ctx, testDSN(t), Options{Schema: schema, NoSequencer: true, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	q := newSeqSQL(schema)
 	tx := begin(t, l.pool)
 	appendTx(t, l, tx, seqEvent("f", "here"))
-	_, err = tx.Exec(context.Background(), newSeqSQL(schema).moveEvents, []string{"here", "gone"}, []int64{1, 2})
+	var tid string
+	if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT ctid::text FROM %s.outbox WHERE id = 'here'`, pgx.Identifier{schema}.Sanitize())).Scan(&tid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SAVEPOINT s`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Exec(ctx, q.moveEvents, []string{"here", "gone"}, []int64{1, 2}, []string{tid, tid})
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "23502" {
-		t.Fatalf("moving a row that is not in the outbox: %v, want a not-null violation", err)
+		t.Fatalf("moving a row that is not at its ctid: %v, want a not-null violation", err)
+	}
+	if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT s`); err != nil {
+		t.Fatal(err)
+	}
+	if tag, err := tx.Exec(ctx, q.moveEvents, []string{"here"}, []int64{1}, []string{tid}); err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("moving the row: %v, %d rows", err, tag.RowsAffected())
+	}
+	if tag, err := tx.Exec(ctx, q.deleteMoved, []string{"here", "gone"}, []string{tid, tid}); err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("deleting the moved row: %v, %d rows; want 1", err, tag.RowsAffected())
 	}
 }
