@@ -83,6 +83,14 @@ func (h *Handler) serveAppend(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, eventfeed.ErrInvalidEvent), errors.Is(err, eventfeed.ErrInvalidFeedName):
 		h.problem(w, r, http.StatusBadRequest, err.Error())
 		return
+	case errors.Is(err, eventfeed.ErrErased):
+		h.problem(w, r, http.StatusConflict, fmt.Sprintf("subject %q of feed %q was erased: no event can be appended for it", ev.Subject, name))
+		return
+	case errors.Is(err, eventfeed.ErrEncryption):
+		// The feed is encrypted and this server's Log does not encrypt,
+		// or the reverse: its operator's setting, which no retry changes.
+		h.problem(w, r, http.StatusConflict, fmt.Sprintf("feed %q: %v", name, err))
+		return
 	case err != nil:
 		h.fail(w, r, err)
 		return

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -175,5 +176,77 @@ func TestTailEncrypted(t *testing.T) {
 				t.Errorf("event %s: data %s", id, l["data"])
 			}
 		}
+	}
+}
+
+// TestServeEncrypted runs the commands a user runs on an encrypted SQLite
+// log: serve -encrypt takes POSTs and serves keys, erase destroys a key
+// while serve runs, and tail then prints the other subject's data and the
+// erased one's as erased.
+func TestServeEncrypted(t *testing.T) {
+	dir := t.TempDir()
+	kek := filepath.Join(dir, "kek")
+	if err := os.WriteFile(kek, []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("EVENTFEED_APPEND_TOKEN", "a")
+	t.Setenv("EVENTFEED_KEY_TOKEN", "k")
+	s := serve(t, dir, "-create", "-encrypt", "-kek-file", kek)
+	post := func(base, subject, data string) (int, string) {
+		req, _ := http.NewRequest("POST", base+"/feeds/people", strings.NewReader(data))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Event-Type", "person.named")
+		req.Header.Set("Event-Subject", subject)
+		req.Header.Set("Authorization", "Bearer a")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for _, p := range [][2]string{{"ada", `{"name":"Ada Lovelace"}`}, {"bob", `{"name":"Bob Babbage"}`}, {"ada", `{"city":"Marylebone"}`}} {
+		if code, body := post(s.base, p[0], p[1]); code != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s", p[0], code, body)
+		}
+	}
+	if resp, body := get(t, s.base+"/feeds/people/keys/ada", "Authorization", "Bearer k"); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"kty":"oct"`) {
+		t.Fatalf("key of ada: %s %s", resp.Status, body)
+	}
+	if got := mustRun(t, dir, "erase", "-kek-file", kek, "-feed", "people", "-subject", "ada"); strings.TrimSpace(got) == "" {
+		t.Errorf("erase printed nothing")
+	}
+	if resp, body := get(t, s.base+"/feeds/people/keys/ada", "Authorization", "Bearer k"); resp.StatusCode != http.StatusGone {
+		t.Errorf("key of erased ada: %s %s", resp.Status, body)
+	}
+	if code, body := post(s.base, "ada", `{"name":"Ada again"}`); code != http.StatusConflict || !strings.Contains(body, "erased") {
+		t.Errorf("POST for erased ada: %d %s", code, body)
+	}
+
+	lines := parseLines(t, tail(t, "-q", s.base+"/feeds/people"))
+	var got []string
+	for _, l := range lines {
+		switch {
+		case str(t, l, "type") == eventfeed.TypeErased:
+			got = append(got, "tombstone "+str(t, l, "subject"))
+		case string(l["erased"]) == "true":
+			got = append(got, "erased "+str(t, l, "subject"))
+		default:
+			got = append(got, str(t, l, "subject")+" "+string(l["data"]))
+		}
+	}
+	want := []string{"erased ada", `bob {"name":"Bob Babbage"}`, "erased ada", "tombstone ada"}
+	if !slices.Equal(got, want) {
+		t.Errorf("tail printed %q, want %q", got, want)
+	}
+
+	// The same log served without -encrypt takes no appends to its
+	// encrypted feed.
+	s.cmd.Process.Kill()
+	<-s.done
+	plain := serve(t, dir, "-kek-file", kek)
+	if code, body := post(plain.base, "bob", `{"n":1}`); code != http.StatusConflict || !strings.Contains(body, "encrypt") {
+		t.Errorf("POST to an encrypted feed through serve without -encrypt: %d %s", code, body)
 	}
 }

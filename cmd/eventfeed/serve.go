@@ -34,8 +34,9 @@ const shutdownGrace = 10 * time.Second
 const maxHeaderBytes = 64 << 10
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "[-db events.db | -postgres DSN] [-create] [-addr 127.0.0.1:8080] [-metrics-addr ADDR] [-page-size 100] [-append-token-file F] [-key-token-file F]", stderr)
+	fs := newFlagSet("serve", "[-db events.db | -postgres DSN] [-create] [-encrypt] [-kek-file F] [-addr 127.0.0.1:8080] [-metrics-addr ADDR] [-page-size 100] [-append-token-file F] [-key-token-file F]", stderr)
 	lf := addLogFlags(fs)
+	fs.BoolVar(&lf.encrypt, "encrypt", false, "feeds created by appends through this server are encrypted, and appends to encrypted feeds are accepted (see eventfeed append -encrypt)")
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` to listen on (port 0 picks a free one)")
 	pageSize := fs.Int("page-size", store.DefaultPageSize, "entries per page of feeds created by appends through this server; when given, a feed stored with another size is refused (its pages are cached forever)")
 	maxAge := fs.Duration("max-age", 0, "Cache-Control max-age of the subscription document and working page")
