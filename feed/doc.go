@@ -103,7 +103,9 @@
 //
 // Decoding is streaming: Decode hands each entry to its callback as soon
 // as the entry ends, and memory stays bounded by the largest entry, not
-// the document. [DecodeOptions] bounds the document's size
+// the document. [DecodeOptions].Head hands over the feed's links (and the
+// rest of what precedes its first entry) before the entries, so that a
+// reader can ask for the next page while this one is still being read. [DecodeOptions] bounds the document's size
 // ([DefaultMaxBytes], counted as read, so that an endless body is cut
 // off with [ErrTooLarge] rather than truncated), its number of entries
 // ([DefaultMaxEntries]) and the size of one entry

@@ -8,6 +8,7 @@ import (
 func TestWriteTable(t *testing.T) {
 	catchup := &CatchupResult{Events: 1000, Runs: []CatchupRun{{PageSize: 100, Events: 1000, EventsPerSecond: 12345, FloorRatio: 0.42}}}
 	catchup.Targets.EventsPerSecond, catchup.Targets.FloorRatio = TargetCatchupEventsPerSecond, TargetCatchupFloorRatio
+	catchup.Targets.TailFloorRatio = TargetTailFloorRatio
 	latency := &LatencyResult{N: 10, Rate: 5, Modes: []LatencyRun{
 		{Mode: "long-poll", Delivered: 10, Delay: Percentiles{N: 10, P99: 7.25}},
 		{Mode: "interval", Interval: 1, Delivered: 10, Delay: Percentiles{N: 10, P99: 990}},
@@ -30,7 +31,7 @@ func TestWriteTable(t *testing.T) {
 		r    Result
 		want []string
 	}{
-		{"catchup", catchup, []string{"catchup: 1000 events", "12345", "0.42", ">= 100000", ">= 0.50", "poller peak RSS"}},
+		{"catchup", catchup, []string{"catchup: 1000 events", "12345", "0.42", ">= 100000", ">= 0.75 (tail >= 0.65)", "poller CPU s", "poller peak RSS"}},
 		{"latency", latency, []string{"long-poll", "7.25", "interval 1s", "990.00", "<= 10"}},
 		{"serve", serve, []string{"full page (2048 B)", "900", "1000", "1.23", "0.77", "0.90", ">= 0.85", "304", "wrk", ">= 0.95", "net/http", "625", "800.0", "0.80", "0.61", "/usr/bin/wrk -t1",
 			"304, wrk, eventfeed, first error: Non-2xx or 3xx responses: 3"}},
