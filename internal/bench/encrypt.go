@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/internal/uuid"
 	"github.com/eventfeed/eventfeed/poller"
 	"github.com/eventfeed/eventfeed/publisher"
 	"github.com/eventfeed/eventfeed/store"
@@ -91,6 +92,12 @@ func catchupEncrypted(ctx context.Context, env *Env, cfg CatchupConfig) (*Encryp
 				return nil, err
 			}
 			logs[enc] = l
+		}
+		// An untimed catch-up first: the first one after seeding pays for
+		// the collection of what seeding left, which would count against
+		// the feed in the clear.
+		if _, _, _, _, err := catchupMemory(ctx, env, logs[false], size, ProtocolAtom, false); err != nil {
+			return nil, err
 		}
 		for _, protocol := range cfg.Protocols {
 			run := EncryptedRun{PageSize: size, Protocol: protocol}
@@ -178,7 +185,7 @@ func catchupMemory(ctx context.Context, env *Env, log store.Log, pageSize int, p
 	if encrypt {
 		name = "encrypted"
 	}
-	replica, err := openReplica(ctx, filepath.Join(env.Dir, fmt.Sprintf("catchup-%s-%d-%s-replica.db", name, pageSize, protocol)))
+	replica, err := openReplica(ctx, filepath.Join(env.Dir, fmt.Sprintf("catchup-%s-%d-%s-%s-replica.db", name, pageSize, protocol, uuid.NewURN()[9:])))
 	if err != nil {
 		return poller.Stats{}, 0, 0, 0, err
 	}
