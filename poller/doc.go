@@ -148,9 +148,10 @@
 // projection gets each event as it was appended, its data and media type
 // restored. Keys are fetched from the entries' key links (for an
 // http-feed, from the feed's URL followed by "/keys/" and the subject),
-// with "Authorization: Bearer Config.KeyToken" when it is set, before the
-// batch that needs them is applied, so that no replica transaction waits
-// on a request; they are kept in memory only (Config.MaxKeys of them,
+// with "Authorization: Bearer Config.KeyToken" when it is set, as each
+// page arrives and at the latest before the batch that needs them is
+// applied, so that no replica transaction waits on a request; they are
+// kept in memory only (Config.MaxKeys of them,
 // least recently used dropped first), never in the replica.
 //
 //   - A subject that was erased (its key answers 410 Gone) has its events

@@ -57,6 +57,13 @@ type keyring struct {
 	// subscription URL followed by "/keys/", which the path-escaped
 	// subject follows.
 	template string
+	// opened holds the events the last open opened, by ID, each with the
+	// first byte of the plaintext it was given: a projection failure
+	// parks one of them and commits those before it again, opened
+	// already, and their own media type may be application/jose. The
+	// same event read again from its page has its sealed data, and is
+	// opened. The applying goroutine's own.
+	opened map[string]*byte
 }
 
 // subjectKey is a subject's key, or its erasure (aead nil).
@@ -122,10 +129,11 @@ func (p *Poller) noteKeyLink(e *feed.Entry, base *url.URL) {
 // publisher refuses one wrapping ErrNoKey: nothing of the batch is
 // applied.
 func (p *Poller) open(ctx context.Context, events []eventfeed.Event) error {
-	need, sealed := p.missingKeys(events)
+	need, sealed := p.missingKeys(events, true)
 	if !sealed {
 		return nil
 	}
+	opened := make(map[string]*byte)
 	fetched, err := p.fetchKeys(ctx, need)
 	if err != nil {
 		return err
@@ -137,7 +145,7 @@ func (p *Poller) open(ctx context.Context, events []eventfeed.Event) error {
 			delete(fetched, ev.Subject)
 			continue
 		}
-		if _, ok := p.keys.sealed(ev); !ok {
+		if _, ok := p.keys.sealed(ev); !ok || p.keys.isOpened(ev) {
 			continue
 		}
 		k, ok := fetched[ev.Subject]
@@ -163,19 +171,32 @@ func (p *Poller) open(ctx context.Context, events []eventfeed.Event) error {
 		ev.Data, ev.ContentType = plain, h.Cty
 		if len(plain) == 0 {
 			ev.Data = nil
+		} else {
+			opened[ev.ID] = &plain[0]
 		}
+	}
+	if len(opened) > 0 {
+		p.keys.opened = opened
 	}
 	return nil
 }
 
+// isOpened reports whether ev is an event open has opened already, as
+// open left it.
+func (k *keyring) isOpened(ev *eventfeed.Event) bool {
+	first, ok := k.opened[ev.ID]
+	return ok && len(ev.Data) > 0 && &ev.Data[0] == first
+}
+
 // missingKeys returns the subjects of the sealed events among events
 // whose keys are not in memory, with their key URLs, and whether any
-// event is sealed.
-func (p *Poller) missingKeys(events []eventfeed.Event) (need map[string]string, sealed bool) {
+// event is sealed; skipOpened leaves out the events open has opened
+// already (only the applying goroutine may ask that).
+func (p *Poller) missingKeys(events []eventfeed.Event, skipOpened bool) (need map[string]string, sealed bool) {
 	for i := range events {
 		ev := &events[i]
 		href, ok := p.keys.sealed(ev)
-		if !ok {
+		if !ok || skipOpened && p.keys.isOpened(ev) {
 			continue
 		}
 		sealed = true
@@ -195,7 +216,7 @@ func (p *Poller) missingKeys(events []eventfeed.Event) (need map[string]string, 
 // applying the page waits less. A key it cannot fetch is left for open
 // to fetch again and report.
 func (p *Poller) prefetchKeys(ctx context.Context, events []eventfeed.Event) {
-	if need, _ := p.missingKeys(events); len(need) > 0 {
+	if need, _ := p.missingKeys(events, false); len(need) > 0 {
 		p.fetchKeys(ctx, need)
 	}
 }

@@ -24,7 +24,7 @@ var benchScenarios = map[string]struct {
 	flags             func(fs *flag.FlagSet) func(ctx context.Context, env *bench.Env) (bench.Result, error)
 }{
 	"cachefan":  {"[-events N] [-consumers C] [-page-size P] [-nginx PATH] [-nginx-conf FILE]", "C consumers catch up on the same N events through nginx's cache: publisher CPU on consumers 2..C over consumer 1", cacheFanFlags},
-	"catchup":   {"[-events N] [-page-size P] [-protocol atom|http-feeds|tail] [-encrypt [-subjects S]]", "a poller, and eventfeed tail -db, catch up with a feed of N events into an SQLite replica", catchupFlags},
+	"catchup":   {"[-events N] [-page-size P] [-protocol atom|http-feeds|tail] [-encrypt [-subjects S] [-random-data]]", "a poller, and eventfeed tail -db, catch up with a feed of N events into an SQLite replica", catchupFlags},
 	"latency":   {"[-n N] [-rate R] [-interval D]", "delay from append to replica commit, long polling vs interval polling", latencyFlags},
 	"serve":     {"[-duration D] [-connections C] [-nginx PATH] [-wrk PATH]", "requests/s for a full page and a 304, beside nginx serving the same bytes", serveFlags},
 	"fanout":    {"[-consumers C]", "memory per idle long poll, and the time until one append wakes them all", fanoutFlags},
@@ -179,6 +179,7 @@ func catchupFlags(fs *flag.FlagSet) func(context.Context, *bench.Env) (bench.Res
 	pageSize := fs.Int("page-size", 0, "page size to measure (default: each of "+intsString(bench.DefaultCatchupPageSizes)+")")
 	protocol := fs.String("protocol", "", "`protocol` to catch up over, "+bench.ProtocolAtom+", "+bench.ProtocolHTTPFeeds+" or "+bench.ProtocolTail+" (eventfeed tail -db over Atom) (default: all three, in the same run)")
 	encrypt := fs.Bool("encrypt", false, "catch up with an encrypted feed and with the same feed in the clear, in one run, both served from memory in this process, and report the ratio (default -events "+strconv.Itoa(bench.DefaultEncryptEvents)+")")
+	random := fs.Bool("random-data", false, "with -encrypt, data of random letters, which compresses about as little as real data, instead of a repeated alphabet")
 	subjects := fs.Int("subjects", bench.DefaultEncryptSubjects, "with -encrypt, how many subjects the events are about (one key each)")
 	return func(ctx context.Context, env *bench.Env) (bench.Result, error) {
 		if *events <= 0 {
@@ -187,7 +188,7 @@ func catchupFlags(fs *flag.FlagSet) func(context.Context, *bench.Env) (bench.Res
 		if *subjects <= 0 {
 			return nil, usagef("-subjects must be positive")
 		}
-		cfg := bench.CatchupConfig{Events: *events, Encrypt: *encrypt, Subjects: *subjects}
+		cfg := bench.CatchupConfig{Events: *events, Encrypt: *encrypt, Subjects: *subjects, RandomData: *random}
 		if *encrypt && !flagGiven(fs, "events") {
 			// Both feeds are held in memory.
 			cfg.Events = bench.DefaultEncryptEvents

@@ -49,9 +49,9 @@ func checkPercentiles(t *testing.T, what string, p bench.Percentiles, n int) {
 
 func TestBenchCatchupEncrypt(t *testing.T) {
 	var res bench.EncryptedCatchupResult
-	runBenchJSON(t, &res, "catchup", "-encrypt", "-events", "450", "-subjects", "7", "-page-size", "100")
+	runBenchJSON(t, &res, "catchup", "-encrypt", "-random-data", "-events", "450", "-subjects", "7", "-page-size", "100")
 	checkMachine(t, res.Machine)
-	if res.Scenario != "catchup-encrypt" || res.Events != 450 || res.Subjects != 7 || len(res.Runs) != 2 || res.Targets.Ratio != bench.TargetEncryptedRatio {
+	if res.Scenario != "catchup-encrypt" || res.Events != 450 || res.Subjects != 7 || !res.RandomData || len(res.Runs) != 2 || res.Targets.Ratio != bench.TargetEncryptedRatio {
 		t.Fatalf("got %+v", res)
 	}
 	for i, r := range res.Runs {

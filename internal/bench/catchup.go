@@ -34,6 +34,10 @@ type CatchupConfig struct {
 	// are about, DefaultEncryptSubjects when zero.
 	Encrypt  bool
 	Subjects int
+	// RandomData, with Encrypt, fills the events' data with random
+	// letters instead of the synthetic events' repeated alphabet, which
+	// compresses far better than real data does.
+	RandomData bool
 }
 
 // Protocols of the catchup scenario.
