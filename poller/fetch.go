@@ -99,29 +99,38 @@ func (p *Poller) fetchRetry(ctx context.Context, rawURL, etag string, wait time.
 			})
 			return pg, nil
 		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		var r *retryable
-		if !errors.As(err, &r) {
+		if err := p.retryLater(ctx, err, attempt, &first, "fetch", rawURL); err != nil {
 			return nil, err // counted by Sync or Run
 		}
-		d := p.backoff(attempt)
-		if r.after > d {
-			d = min(r.after, max(maxRetryAfter, p.cfg.Backoff.Max))
-		}
-		if first.IsZero() {
-			first = time.Now()
-		}
-		if err := p.giveUp(first, d, attempt, r.err); err != nil {
-			return nil, err
-		}
-		p.noteError(r.err, "fetch failed; retrying", "url", rawURL, "in", d)
-		p.count(func(s *Stats) { s.Retries++ })
-		if err := sleep(ctx, d); err != nil {
-			return nil, err
-		}
 	}
+}
+
+// retryLater waits before attempt+1 of a request that failed with err,
+// counting the retry, when err is worth retrying (a *retryable); first
+// is the time of the first failure in a row, set on the first call. It
+// returns the error to stop with instead: err itself when not worth
+// retrying, ErrGaveUp past Config.MaxRetryTime, or the context's.
+func (p *Poller) retryLater(ctx context.Context, err error, attempt int, first *time.Time, what, url string) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var r *retryable
+	if !errors.As(err, &r) {
+		return err
+	}
+	d := p.backoff(attempt)
+	if r.after > d {
+		d = min(r.after, max(maxRetryAfter, p.cfg.Backoff.Max))
+	}
+	if first.IsZero() {
+		*first = time.Now()
+	}
+	if err := p.giveUp(*first, d, attempt, r.err); err != nil {
+		return err
+	}
+	p.noteError(r.err, what+" failed; retrying", "url", url, "in", d)
+	p.count(func(s *Stats) { s.Retries++ })
+	return sleep(ctx, d)
 }
 
 // fetchContents fetches the out-of-line content of pg's entries (atom:content

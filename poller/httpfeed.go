@@ -348,6 +348,7 @@ func (f *HTTPFeed) fetch(ctx context.Context, last string, wait time.Duration) (
 // fetchURL gets the batch at u, which follows the event last.
 func (f *HTTPFeed) fetchURL(ctx context.Context, u *url.URL, last string, wait time.Duration) (*ceBatch, error) {
 	p := f.p
+	var first time.Time // of the failures in a row
 	for attempt := 0; ; attempt++ {
 		b, err := f.fetchOnce(ctx, u, wait)
 		if err == nil {
@@ -369,13 +370,7 @@ func (f *HTTPFeed) fetchURL(ctx context.Context, u *url.URL, last string, wait t
 			}
 			return nil, err
 		}
-		d := p.backoff(attempt)
-		if r.after > d {
-			d = min(r.after, max(maxRetryAfter, p.cfg.Backoff.Max))
-		}
-		p.noteError(r.err, "fetch failed; retrying", "url", u.Redacted(), "in", d)
-		p.count(func(s *Stats) { s.Retries++ })
-		if err := sleep(ctx, d); err != nil {
+		if err := p.retryLater(ctx, err, attempt, &first, "fetch", u.Redacted()); err != nil {
 			return nil, err
 		}
 	}

@@ -534,3 +534,34 @@ func TestHTTPFeedTruncated(t *testing.T) {
 		t.Errorf("applied %v after %d retries, want [a] after 1", got, f.Stats().Retries)
 	}
 }
+
+// TestGaveUp checks that both followers stop retrying a source that keeps
+// failing once Config.MaxRetryTime has passed, with ErrGaveUp wrapping the
+// last failure, having retried meanwhile.
+func TestGaveUp(t *testing.T) {
+	var requests atomicCounter
+	srv := httptest.NewServer(requests.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+	})))
+	defer srv.Close()
+	cfg := fastRetry()
+	cfg.MaxRetryTime = 50 * time.Millisecond
+	for name, sync := range map[string]func() error{
+		"atom": func() error {
+			return newPoller(t, srv.URL+"/feed", memory.NewReplica(nil), cfg).Sync(context.Background())
+		},
+		"http-feed": func() error {
+			return newHTTPFeed(t, srv.URL+"/feed/events", memory.NewReplica(nil), cfg).Sync(context.Background())
+		},
+	} {
+		before := requests.n.Load()
+		err := sync()
+		var he *poller.HTTPError
+		if !errors.Is(err, poller.ErrGaveUp) || !errors.As(err, &he) || he.Status != http.StatusServiceUnavailable {
+			t.Errorf("%s: Sync = %v, want ErrGaveUp wrapping the 503", name, err)
+		}
+		if n := requests.n.Load() - before; n < 2 {
+			t.Errorf("%s: %d requests, want retries before giving up", name, n)
+		}
+	}
+}

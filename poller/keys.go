@@ -275,26 +275,7 @@ func (p *Poller) fetchKey(ctx context.Context, subject, href string) (subjectKey
 		if err == nil {
 			return k, nil
 		}
-		if ctx.Err() != nil {
-			return subjectKey{}, ctx.Err()
-		}
-		var r *retryable
-		if !errors.As(err, &r) {
-			return subjectKey{}, err
-		}
-		d := p.backoff(attempt)
-		if r.after > d {
-			d = min(r.after, max(maxRetryAfter, p.cfg.Backoff.Max))
-		}
-		if first.IsZero() {
-			first = time.Now()
-		}
-		if err := p.giveUp(first, d, attempt, r.err); err != nil {
-			return subjectKey{}, err
-		}
-		p.noteError(r.err, "key fetch failed; retrying", "url", href, "in", d)
-		p.count(func(s *Stats) { s.Retries++ })
-		if err := sleep(ctx, d); err != nil {
+		if err := p.retryLater(ctx, err, attempt, &first, "key fetch", href); err != nil {
 			return subjectKey{}, err
 		}
 	}
