@@ -33,6 +33,23 @@ const (
 	HeaderIdempotencyKey = "Idempotency-Key"
 )
 
+// authorized asks authorize whether r may do what to feed name, and
+// answers 401 (with the challenge) or 403 when not, logging why.
+func (h *Handler) authorized(w http.ResponseWriter, r *http.Request, authorize func(*http.Request, string) error, name, what string) bool {
+	err := authorize(r, name)
+	if err == nil {
+		return true
+	}
+	h.logger.Warn("publisher: request refused", "feed", name, "to", what, "remote", r.RemoteAddr, "err", err)
+	if errors.Is(err, ErrUnauthorized) {
+		w.Header()["Www-Authenticate"] = h.challenge
+		h.problem(w, r, http.StatusUnauthorized, fmt.Sprintf("credentials are needed to %s feed %q", what, name))
+	} else {
+		h.problem(w, r, http.StatusForbidden, fmt.Sprintf("not allowed to %s feed %q", what, name))
+	}
+	return false
+}
+
 // serveAppend answers POST /{feed}: an AtomPub append (RFC 5023 §9.2).
 func (h *Handler) serveAppend(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("feed")
@@ -45,14 +62,7 @@ func (h *Handler) serveAppend(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	if err := h.cfg.Authorize(r, name); err != nil {
-		h.logger.Warn("publisher: append refused", "feed", name, "remote", r.RemoteAddr, "err", err)
-		if errors.Is(err, ErrUnauthorized) {
-			w.Header()["Www-Authenticate"] = h.challenge
-			h.problem(w, r, http.StatusUnauthorized, fmt.Sprintf("credentials are needed to append to feed %q", name))
-		} else {
-			h.problem(w, r, http.StatusForbidden, fmt.Sprintf("not allowed to append to feed %q", name))
-		}
+	if !h.authorized(w, r, h.cfg.Authorize, name, "append to") {
 		return
 	}
 	ev, status, err := h.readEvent(w, r, name)

@@ -51,14 +51,7 @@ func (h *Handler) serveKey(w http.ResponseWriter, r *http.Request) {
 	}
 	// Authorization comes first: whether a subject exists, or was
 	// erased, is for those who may read keys to learn.
-	if err := h.cfg.AuthorizeKeys(r, name); err != nil {
-		h.logger.Warn("publisher: key refused", "feed", name, "remote", r.RemoteAddr, "err", err)
-		if errors.Is(err, ErrUnauthorized) {
-			w.Header()["Www-Authenticate"] = h.challenge
-			h.problem(w, r, http.StatusUnauthorized, fmt.Sprintf("credentials are needed to read the keys of feed %q", name))
-		} else {
-			h.problem(w, r, http.StatusForbidden, fmt.Sprintf("not allowed to read the keys of feed %q", name))
-		}
+	if !h.authorized(w, r, h.cfg.AuthorizeKeys, name, "read the keys of") {
 		return
 	}
 	kr, ok := h.keyring()
