@@ -115,8 +115,13 @@ var logSchema = []string{
 		data         BLOB NOT NULL,
 		PRIMARY KEY (feed, seq)
 	) STRICT, WITHOUT ROWID;`,
-	// Version 2: encrypted feeds and their keys (see keys.go).
+	// Version 2: encrypted feeds and their keys (see keys.go), and
+	// sealed events. A sealed event's row keeps the plaintext's media type
+	// in content_type and only the nonce, ciphertext and tag of its JWE in
+	// data; sealed is their seal format (seal.Format1), 0 for an event
+	// stored as given. Read rebuilds the JWE from the row (see sealedRow).
 	`ALTER TABLE eventfeed_feeds ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE eventfeed_events ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
 	CREATE TABLE eventfeed_keys (
 		feed    TEXT NOT NULL,
 		subject TEXT NOT NULL,
@@ -127,14 +132,14 @@ var logSchema = []string{
 }
 
 const (
-	insertQuery = `INSERT INTO eventfeed_events (feed, seq, id, type, subject, time, content_type, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
-	byIDQuery = `SELECT feed, seq, type, subject, time, content_type, data
+	insertQuery = `INSERT INTO eventfeed_events (feed, seq, id, type, subject, time, content_type, data, sealed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	byIDQuery = `SELECT feed, seq, type, subject, time, content_type, data, sealed
 		FROM eventfeed_events WHERE id = ?`
 	feedRowQuery    = `SELECT epoch, page_size, head, updated, encrypted FROM eventfeed_feeds WHERE name = ?`
 	upsertFeedQuery = `INSERT INTO eventfeed_feeds (name, epoch, page_size, head, updated, encrypted) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET head = excluded.head, updated = excluded.updated`
-	readQuery = `SELECT seq, id, type, subject, time, content_type, data
+	readQuery = `SELECT seq, id, type, subject, time, content_type, data, sealed
 		FROM eventfeed_events WHERE feed = ? AND seq BETWEEN ? AND ? ORDER BY seq`
 	allFeedsQuery = `SELECT name, epoch, page_size, head, updated, encrypted FROM eventfeed_feeds`
 
@@ -509,12 +514,23 @@ func (l *Log) appendTx(ctx context.Context, st stmts, events []eventfeed.Event) 
 			ev.Time = now
 		}
 		ev.Time = ev.Time.UTC().Truncate(eventfeed.TimePrecision)
-		var aead cipher.AEAD
+		var (
+			aead   cipher.AEAD
+			format int // of the sealed parts stored, 0: none
+			data   = nonNil(ev.Data)
+			cty    = ev.ContentType
+		)
 		if f.Encrypted && ev.Subject != "" && ev.Type != eventfeed.TypeErased {
-			aead = keys[seal.KeyAAD(ev.Feed, ev.Subject)]
-			ev.Data, ev.ContentType = seal.Seal(aead, &ev), eventfeed.EncryptedContentType
+			// The row keeps the parts; the JWE is rebuilt from them and
+			// the row's media type, subject and ID (see sealedRow).
+			aead, format, cty = keys[seal.KeyAAD(ev.Feed, ev.Subject)], seal.Format1, ev.MediaType()
+			data = seal.SealParts(aead, &ev)
+			if ev.Data, err = seal.Compact(format, cty, ev.Subject, ev.ID, data); err != nil {
+				return nil, nil, err
+			}
+			ev.ContentType = eventfeed.EncryptedContentType
 		}
-		res, err := st.insert.ExecContext(ctx, ev.Feed, int64(ev.Seq), ev.ID, ev.Type, ev.Subject, ev.Time.UnixNano(), ev.ContentType, nonNil(ev.Data))
+		res, err := st.insert.ExecContext(ctx, ev.Feed, int64(ev.Seq), ev.ID, ev.Type, ev.Subject, ev.Time.UnixNano(), cty, data, format)
 		if err != nil {
 			return nil, nil, l.fail(ctx, "append", err)
 		}
@@ -575,12 +591,30 @@ func (l *Log) loadFeed(ctx context.Context, feedRow *sql.Stmt, name string) (*st
 func (l *Log) eventByID(ctx context.Context, byID *sql.Stmt, id string) (eventfeed.Event, error) {
 	e := eventfeed.Event{ID: id}
 	var seq, t int64
-	err := byID.QueryRowContext(ctx, id).Scan(&e.Feed, &seq, &e.Type, &e.Subject, &t, &e.ContentType, &e.Data)
+	var format int
+	err := byID.QueryRowContext(ctx, id).Scan(&e.Feed, &seq, &e.Type, &e.Subject, &t, &e.ContentType, &e.Data, &format)
 	if err != nil {
 		return e, l.fail(ctx, "append", err)
 	}
 	e.Seq, e.Time = uint64(seq), time.Unix(0, t).UTC()
-	return e, nil
+	return e, sealedRow(&e, format)
+}
+
+// sealedRow turns e, read from a row whose sealed column is format, into
+// the event as Append returned it: for a sealed row (format > 0), whose
+// data holds the parts of its JWE and content_type the plaintext's media
+// type, the JWE compact serialization, of EncryptedContentType. A row
+// that does not rebuild is an error wrapping eventfeed.ErrDecrypt.
+func sealedRow(e *eventfeed.Event, format int) error {
+	if format == 0 {
+		return nil
+	}
+	data, err := seal.Compact(format, e.ContentType, e.Subject, e.ID, e.Data)
+	if err != nil {
+		return fmt.Errorf("sqlite: event %s of feed %s at %d: %w", e.ID, e.Feed, e.Seq, err)
+	}
+	e.Data, e.ContentType = data, eventfeed.EncryptedContentType
+	return nil
 }
 
 // Read returns the events of feed with from <= Seq <= to.
@@ -602,11 +636,17 @@ func (l *Log) Read(ctx context.Context, feed string, from, to uint64) ([]eventfe
 		defer rows.Close()
 		for rows.Next() {
 			e := eventfeed.Event{Feed: feed}
-			var seq, t int64
-			if err := rows.Scan(&seq, &e.ID, &e.Type, &e.Subject, &t, &e.ContentType, &e.Data); err != nil {
+			var (
+				seq, t int64
+				format int
+			)
+			if err := rows.Scan(&seq, &e.ID, &e.Type, &e.Subject, &t, &e.ContentType, &e.Data, &format); err != nil {
 				return nil, l.fail(ctx, "read "+feed, err)
 			}
 			e.Seq, e.Time = uint64(seq), time.Unix(0, t).UTC()
+			if err := sealedRow(&e, format); err != nil {
+				return nil, err
+			}
 			out = append(out, e)
 		}
 		if err := rows.Err(); err != nil {
