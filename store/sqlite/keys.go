@@ -4,10 +4,10 @@ import (
 	"context"
 	"crypto/cipher"
 	"database/sql"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
+	"strings"
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/internal/seal"
@@ -28,21 +28,34 @@ import (
 // so that no earlier copy of the page stays in the -wal file either.
 
 const (
-	keyRowQuery = `SELECT secret, erased FROM eventfeed_keys WHERE feed = ? AND subject = ?`
-	// keyRowsQuery reads the keys of a JSON array of [feed, subject]
-	// pairs; CROSS JOIN makes SQLite look each pair up in the table's
-	// key, never scan the table.
-	keyRowsQuery = `SELECT k.feed, k.subject, k.secret, k.erased
-		FROM json_each(?) AS j CROSS JOIN eventfeed_keys AS k ON k.feed = j.value ->> 0 AND k.subject = j.value ->> 1`
-	// insertKeysQuery stores the keys of a JSON array of [feed, subject,
-	// stored key in hex] triples.
-	insertKeysQuery = `INSERT INTO eventfeed_keys (feed, subject, secret)
-		SELECT value ->> 0, value ->> 1, unhex(value ->> 2) FROM json_each(?)`
+	keyRowQuery   = `SELECT secret, erased FROM eventfeed_keys WHERE feed = ? AND subject = ?`
 	eraseKeyQuery = `UPDATE eventfeed_keys SET secret = NULL, erased = ? WHERE feed = ? AND subject = ?`
 	// checkpointQuery copies the WAL into the database and truncates it,
 	// waiting (up to the busy timeout) for readers of older snapshots.
 	checkpointQuery = `PRAGMA wal_checkpoint(TRUNCATE)`
 )
+
+// keyChunk is how many subjects one statement reads or stores keys of:
+// an append's keys take a statement per keyChunk subjects of a feed (and
+// one per power of two of the rest, to store them), whatever the number
+// of events. Parameters bound one by one cost less than the JSON array
+// the statements took before, which SQLite parsed again for each value.
+const keyChunk = 32
+
+// keyRowsQuery reads the keys of keyChunk subjects (?2 and on) of feed
+// ?1; a shorter list repeats its last subject.
+var keyRowsQuery = `SELECT subject, secret, erased FROM eventfeed_keys WHERE feed = ?1 AND subject IN (?2` +
+	strings.Repeat(", ?", keyChunk-1) + `)`
+
+// insertKeysQueries[i] stores the keys of 1<<i subjects: feed, subject
+// and stored key for each. The largest stores keyChunk.
+var insertKeysQueries = func() []string {
+	var qs []string
+	for n := 1; n <= keyChunk; n *= 2 {
+		qs = append(qs, `INSERT INTO eventfeed_keys (feed, subject, secret) VALUES (?, ?, ?)`+strings.Repeat(", (?, ?, ?)", n-1))
+	}
+	return qs
+}()
 
 // ErrWALBusy reports an Erase whose key is destroyed in the database but
 // whose earlier copy may remain in the WAL file: readers kept the WAL from
@@ -52,86 +65,115 @@ var ErrWALBusy = errors.New("sqlite: the WAL could not be truncated: readers are
 
 // subjectKeys returns the AEADs of the subjects of events, which are to be
 // sealed, by seal.KeyAAD, making the keys of subjects that have none. It
-// reads and writes the key table in a statement each, whatever the number
-// of events: a statement costs more than sealing an event.
-func (l *Log) subjectKeys(ctx context.Context, st stmts, events []*eventfeed.Event) (map[string]cipher.AEAD, error) {
+// reads and writes the key table in a statement per keyChunk subjects:
+// a statement costs more than sealing an event.
+func (l *Log) subjectKeys(ctx context.Context, st *stmts, events []*eventfeed.Event) (map[string]cipher.AEAD, error) {
 	if len(events) == 0 {
 		return nil, nil
 	}
 	first := make(map[string]*eventfeed.Event, len(events)) // by seal.KeyAAD
-	var pairs [][2]string
+	var (
+		feeds    []string                // in the order first met
+		subjects = map[string][]string{} // by feed
+	)
 	for _, e := range events {
 		aad := seal.KeyAAD(e.Feed, e.Subject)
 		if _, ok := first[aad]; !ok {
 			first[aad] = e
-			pairs = append(pairs, [2]string{e.Feed, e.Subject})
+			if subjects[e.Feed] == nil {
+				feeds = append(feeds, e.Feed)
+			}
+			subjects[e.Feed] = append(subjects[e.Feed], e.Subject)
 		}
 	}
-	arg, err := json.Marshal(pairs)
-	if err != nil {
-		return nil, err
+	keys := make(map[string]cipher.AEAD, len(first))
+	args := make([]any, 0, 3*keyChunk)
+	for _, feed := range feeds {
+		all := subjects[feed]
+		for len(all) > 0 {
+			chunk := all[:min(len(all), keyChunk)]
+			all = all[len(chunk):]
+			args = append(args[:0], feed)
+			for i := range keyChunk {
+				args = append(args, chunk[min(i, len(chunk)-1)])
+			}
+			if err := l.readKeys(ctx, st, feed, args, first, keys); err != nil {
+				return nil, err
+			}
+		}
 	}
-	if st.keyRows == nil {
-		st.keyRows, st.insertKeys = st.tx.StmtContext(ctx, l.keyRows), st.tx.StmtContext(ctx, l.insertKeys)
+
+	var fresh []any // feed, subject, stored key
+	for _, feed := range feeds {
+		for _, subject := range subjects[feed] {
+			aad := seal.KeyAAD(feed, subject)
+			if keys[aad] != nil {
+				continue
+			}
+			secret := seal.NewKey()
+			var err error
+			if keys[aad], err = seal.NewAEAD(secret); err != nil {
+				return nil, err
+			}
+			fresh = append(fresh, feed, subject, seal.Wrap(l.kek, secret, aad))
+		}
 	}
-	keys := make(map[string]cipher.AEAD, len(pairs))
-	rows, err := st.keyRows.QueryContext(ctx, arg)
+	for len(fresh) > 0 {
+		i := bits.Len(uint(min(len(fresh)/3, keyChunk))) - 1 // the largest statement that fits
+		n := 3 << i
+		stmt, err := st.keyStmt(ctx, l, 1+i)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := stmt.ExecContext(ctx, fresh[:n]...); err != nil {
+			return nil, l.fail(ctx, "append", err)
+		}
+		fresh = fresh[n:]
+	}
+	return keys, nil
+}
+
+// readKeys reads the keys of args (feed, then keyChunk subjects) into
+// keys, by seal.KeyAAD; first has the first event of each subject.
+func (l *Log) readKeys(ctx context.Context, st *stmts, feed string, args []any, first map[string]*eventfeed.Event, keys map[string]cipher.AEAD) error {
+	stmt, err := st.keyStmt(ctx, l, 0)
 	if err != nil {
-		return nil, l.fail(ctx, "append", err)
+		return err
+	}
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return l.fail(ctx, "append", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			feed, subject string
-			stored        []byte
-			erased        sql.NullInt64
+			subject string
+			stored  []byte
+			erased  sql.NullInt64
 		)
-		if err := rows.Scan(&feed, &subject, &stored, &erased); err != nil {
-			return nil, l.fail(ctx, "append", err)
+		if err := rows.Scan(&subject, &stored, &erased); err != nil {
+			return l.fail(ctx, "append", err)
 		}
 		aad := seal.KeyAAD(feed, subject)
 		e := first[aad]
 		if e == nil {
-			return nil, fmt.Errorf("sqlite: append: key table answered for %q in feed %s, not asked for", subject, feed)
+			return fmt.Errorf("sqlite: append: key table answered for %q in feed %s, not asked for", subject, feed)
 		}
 		if erased.Valid {
-			return nil, fmt.Errorf("sqlite: append %s: subject %q of feed %s: %w", e.ID, e.Subject, e.Feed, eventfeed.ErrErased)
+			return fmt.Errorf("sqlite: append %s: subject %q of feed %s: %w", e.ID, e.Subject, e.Feed, eventfeed.ErrErased)
 		}
 		secret, err := seal.Unwrap(l.kek, stored, aad)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: append %s: key of %q in feed %s: %w", e.ID, e.Subject, e.Feed, err)
+			return fmt.Errorf("sqlite: append %s: key of %q in feed %s: %w", e.ID, e.Subject, e.Feed, err)
 		}
 		if keys[aad], err = seal.NewAEAD(secret); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, l.fail(ctx, "append", err)
+		return l.fail(ctx, "append", err)
 	}
-	rows.Close()
-
-	var fresh [][3]string // feed, subject, stored key in hex
-	for _, p := range pairs {
-		aad := seal.KeyAAD(p[0], p[1])
-		if keys[aad] != nil {
-			continue
-		}
-		secret := seal.NewKey()
-		if keys[aad], err = seal.NewAEAD(secret); err != nil {
-			return nil, err
-		}
-		fresh = append(fresh, [3]string{p[0], p[1], hex.EncodeToString(seal.Wrap(l.kek, secret, aad))})
-	}
-	if len(fresh) > 0 {
-		arg, err := json.Marshal(fresh)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := st.insertKeys.ExecContext(ctx, arg); err != nil {
-			return nil, l.fail(ctx, "append", err)
-		}
-	}
-	return keys, nil
+	return nil
 }
 
 // encryptionError is the error of appending e to f through a Log whose
@@ -242,7 +284,7 @@ func (l *Log) erase(ctx context.Context, tx *sql.Tx, feed, subject string) (even
 		tomb, err := l.eventByID(ctx, st.byID, seal.Tombstone(feed, subject).ID)
 		return tomb, nil, err
 	}
-	out, feeds, err := l.appendTx(ctx, st, []eventfeed.Event{seal.Tombstone(feed, subject)})
+	out, feeds, err := l.appendTx(ctx, &st, []eventfeed.Event{seal.Tombstone(feed, subject)})
 	if err != nil {
 		return eventfeed.Event{}, nil, err
 	}

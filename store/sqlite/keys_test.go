@@ -365,3 +365,80 @@ func TestSealedRows(t *testing.T) {
 		}
 	}
 }
+
+// TestManySubjects appends batches with more subjects than one key
+// statement takes, in two feeds, new and known ones mixed, through
+// Append and through AppendTx on another pool's transaction: every
+// event opens with the key that Key gives for its subject, and each
+// subject has one key.
+func TestManySubjects(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "log.db")
+	l := openLog(t, path, sqlite.Options{Encrypt: true})
+	other := openLog(t, path, sqlite.Options{Encrypt: true})
+	n := 0
+	batch := func(subjects ...int) []eventfeed.Event {
+		var out []eventfeed.Event
+		for _, s := range subjects {
+			for _, feed := range []string{"a", "b"} {
+				n++
+				out = append(out, eventfeed.Event{Feed: feed, ID: fmt.Sprintf("e%d", n), Type: "t", Subject: fmt.Sprintf("s%d", s), Data: fmt.Appendf(nil, `{"n":%d}`, n)})
+			}
+		}
+		return out
+	}
+	span := func(from, to int) []int {
+		var s []int
+		for i := from; i < to; i++ {
+			s = append(s, i, i) // each subject twice in a batch
+		}
+		return s
+	}
+	var in, out []eventfeed.Event
+	for _, b := range [][]eventfeed.Event{
+		batch(span(0, 37)...),                           // 37 new subjects a feed: 32 + 4 + 1
+		batch(span(20, 90)...),                          // 17 known, 53 new
+		batch(span(0, 1)...),                            // one known
+		batch(append(span(85, 120), span(0, 40)...)...), // mixed, 75 a feed
+	} {
+		got, err := l.Append(ctx, b...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, out = append(in, b...), append(out, got...)
+	}
+	tx, err := other.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := batch(span(100, 170)...)
+	got, err := l.AppendTx(ctx, tx, b...)
+	if err != nil {
+		tx.Rollback()
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	in, out = append(in, b...), append(out, got...)
+	for i, e := range out {
+		k, err := l.Key(ctx, e.Feed, e.Subject)
+		if err != nil {
+			t.Fatalf("Key(%s, %s): %v", e.Feed, e.Subject, err)
+		}
+		aead, err := seal.NewAEAD(k.Secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plain, _, err := seal.Open(aead, e.Data, e.ID, e.Subject); err != nil || string(plain) != string(in[i].Data) {
+			t.Fatalf("event %s of %s: Open = %q, %v; want %s", e.ID, e.Subject, plain, err, in[i].Data)
+		}
+	}
+	var keys int
+	if err := l.DB().QueryRowContext(ctx, `SELECT count(*) FROM eventfeed_keys`).Scan(&keys); err != nil {
+		t.Fatal(err)
+	}
+	if keys != 2*170 {
+		t.Errorf("%d keys stored, want %d", keys, 2*170)
+	}
+}

@@ -79,8 +79,9 @@ type Log struct {
 
 	stmts                                       []*sql.Stmt
 	insert, byID, feedRow, upsertFeed, readStmt *sql.Stmt
-	probe, savepointStmt, releaseStmt           *sql.Stmt // for AppendTx
-	keyRow, keyRows, insertKeys, eraseKey       *sql.Stmt // see keys.go
+	probe, savepointStmt, releaseStmt           *sql.Stmt   // for AppendTx
+	keyRow, eraseKey                            *sql.Stmt   // see keys.go
+	keyStmts                                    []*sql.Stmt // keyRowsQuery, then insertKeysQueries
 
 	// The watcher notices commits by other connections: see watch.
 	watcher     *sql.Conn
@@ -195,15 +196,15 @@ func (l *Log) init(ctx context.Context) (int64, error) {
 	if err := migrate(ctx, l.db, l.path, "log", logSchema); err != nil {
 		return 0, err
 	}
-	stmts, err := prepare(ctx, l.db, insertQuery, byIDQuery, feedRowQuery, upsertFeedQuery, readQuery, probeQuery, savepointQuery, releaseQuery,
-		keyRowQuery, keyRowsQuery, insertKeysQuery, eraseKeyQuery)
+	stmts, err := prepare(ctx, l.db, append([]string{insertQuery, byIDQuery, feedRowQuery, upsertFeedQuery, readQuery, probeQuery, savepointQuery, releaseQuery,
+		keyRowQuery, eraseKeyQuery, keyRowsQuery}, insertKeysQueries...)...)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
 	}
 	l.stmts = stmts
 	l.insert, l.byID, l.feedRow, l.upsertFeed, l.readStmt = stmts[0], stmts[1], stmts[2], stmts[3], stmts[4]
 	l.probe, l.savepointStmt, l.releaseStmt = stmts[5], stmts[6], stmts[7]
-	l.keyRow, l.keyRows, l.insertKeys, l.eraseKey = stmts[8], stmts[9], stmts[10], stmts[11]
+	l.keyRow, l.eraseKey, l.keyStmts = stmts[8], stmts[9], stmts[10:]
 
 	if l.writer, err = writer(ctx, l.db); err != nil {
 		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
@@ -354,7 +355,7 @@ func (l *Log) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfee
 		return nil, l.fail(ctx, "append", err)
 	}
 	st := l.bind(ctx, tx)
-	out, feeds, err := l.appendTx(ctx, st, events)
+	out, feeds, err := l.appendTx(ctx, &st, events)
 	if err != nil {
 		tx.Rollback()
 		return nil, err
@@ -398,7 +399,7 @@ func (l *Log) AppendTx(ctx context.Context, tx *sql.Tx, events ...eventfeed.Even
 	if _, err := savepoint.ExecContext(ctx); err != nil {
 		return nil, l.fail(ctx, "append", err)
 	}
-	out, _, err := l.appendTx(ctx, st, events)
+	out, _, err := l.appendTx(ctx, &st, events)
 	if err != nil {
 		if _, rerr := tx.ExecContext(context.WithoutCancel(ctx), rollbackQuery); rerr != nil {
 			return nil, errors.Join(err, l.fail(ctx, "append: roll back to savepoint", rerr))
@@ -433,25 +434,51 @@ func (l *Log) txStmts(ctx context.Context, tx *sql.Tx) (st stmts, savepoint, rel
 	}
 	// Another pool's transaction, or a failing one: prepare on it, which
 	// reports the failure if there is one.
-	var all [8]*sql.Stmt
-	for i, q := range []string{insertQuery, byIDQuery, feedRowQuery, upsertFeedQuery, keyRowsQuery, insertKeysQuery, savepointQuery, releaseQuery} {
+	var all [6]*sql.Stmt
+	for i, q := range []string{insertQuery, byIDQuery, feedRowQuery, upsertFeedQuery, savepointQuery, releaseQuery} {
 		if all[i], err = tx.PrepareContext(ctx, q); err != nil {
 			closeAll(all[:i])
 			return stmts{}, nil, nil, l.fail(ctx, "append", err)
 		}
 	}
-	st = stmts{insert: all[0], byID: all[1], feedRow: all[2], upsertFeed: all[3], keyRows: all[4], insertKeys: all[5], own: all[:]}
-	return st, all[6], all[7], nil
+	st = stmts{insert: all[0], byID: all[1], feedRow: all[2], upsertFeed: all[3], tx: tx, foreign: true, own: all[:]}
+	return st, all[4], all[5], nil
 }
 
 // stmts are the statements an append runs, bound to its transaction.
 type stmts struct {
 	insert, byID, feedRow, upsertFeed *sql.Stmt
-	// keyRows and insertKeys are prepared on the transaction, or nil:
-	// then bound to tx when an append needs them.
-	keyRows, insertKeys *sql.Stmt
-	tx                  *sql.Tx
-	own                 []*sql.Stmt // to close after an AppendTx call
+	// keys are the key statements (Log.keyStmts) bound to tx, or
+	// prepared on it when foreign, as an append first needs each.
+	keys    []*sql.Stmt
+	tx      *sql.Tx
+	foreign bool        // tx is of another pool: prepare on it
+	own     []*sql.Stmt // to close after an AppendTx call
+}
+
+// keyStmt returns the key statement l.keyStmts[i] for st's transaction.
+func (st *stmts) keyStmt(ctx context.Context, l *Log, i int) (*sql.Stmt, error) {
+	if st.keys == nil {
+		st.keys = make([]*sql.Stmt, len(l.keyStmts))
+	}
+	if st.keys[i] != nil {
+		return st.keys[i], nil
+	}
+	if !st.foreign {
+		st.keys[i] = st.tx.StmtContext(ctx, l.keyStmts[i])
+		return st.keys[i], nil
+	}
+	q := keyRowsQuery
+	if i > 0 {
+		q = insertKeysQueries[i-1]
+	}
+	s, err := st.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, l.fail(ctx, "append", err)
+	}
+	st.keys[i] = s
+	st.own = append(st.own, s)
+	return s, nil
 }
 
 // bind returns the Log's append statements bound to tx, a transaction of
@@ -472,7 +499,7 @@ func (st stmts) close() { closeAll(st.own) }
 
 // appendTx writes events within a transaction and returns them as stored,
 // with the feeds whose heads moved.
-func (l *Log) appendTx(ctx context.Context, st stmts, events []eventfeed.Event) ([]eventfeed.Event, []store.Feed, error) {
+func (l *Log) appendTx(ctx context.Context, st *stmts, events []eventfeed.Event) ([]eventfeed.Event, []store.Feed, error) {
 	now := time.Now().UTC()
 	out := make([]eventfeed.Event, len(events))
 	var (
