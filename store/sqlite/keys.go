@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/internal/seal"
@@ -18,10 +20,18 @@ import (
 // the transaction of the append that first needs them. Erase sets the
 // row's secret to NULL and records the tombstone's seq in the same
 // transaction as the tombstone: the row then refuses every later append
-// for the subject, from this process or another. No key is kept in memory
-// beyond one call: every append reads its subjects' rows in its own
-// transaction, which holds SQLite's write lock, so an append that commits
-// after an Erase always sees the erasure.
+// for the subject, from this process or another.
+//
+// Every Erase also counts itself in eventfeed_erasures, in its
+// transaction. A Log keeps the keys its Appends used (up to
+// maxCachedKeys) together with the count they were read at; each Append
+// reads the count in its own transaction, which holds SQLite's write
+// lock, and uses the kept keys only if no Erase, by any process, came
+// since: an append that commits after an Erase always sees the erasure.
+// Keys are kept only from committed Appends (a rolled-back append's new
+// key was never stored), and dropped as soon as the watcher sees a new
+// count, so an erased key does not stay in memory either. AppendTx reads
+// every key from the table.
 //
 // secure_delete (see openDB) zeroes the old secret where it lay in the
 // page, and after the commit Erase checkpoints the WAL and truncates it,
@@ -30,10 +40,61 @@ import (
 const (
 	keyRowQuery   = `SELECT secret, erased FROM eventfeed_keys WHERE feed = ? AND subject = ?`
 	eraseKeyQuery = `UPDATE eventfeed_keys SET secret = NULL, erased = ? WHERE feed = ? AND subject = ?`
+	// erasuresQuery reads how many Erases were committed; countErasure
+	// counts one more.
+	erasuresQuery = `SELECT n FROM eventfeed_erasures`
+	countErasure  = `UPDATE eventfeed_erasures SET n = n + 1`
 	// checkpointQuery copies the WAL into the database and truncates it,
 	// waiting (up to the busy timeout) for readers of older snapshots.
 	checkpointQuery = `PRAGMA wal_checkpoint(TRUNCATE)`
 )
+
+// maxCachedKeys bounds the keys a Log keeps between Appends; the Log
+// forgets them all when one more would pass it.
+const maxCachedKeys = 4096
+
+// keyCache is the keys a Log's Appends used, valid while no Erase is
+// counted after n.
+type keyCache struct {
+	mu   sync.Mutex
+	n    int64
+	keys map[string]cipher.AEAD // by seal.KeyAAD
+}
+
+// at forgets the keys unless n is the count they were kept at. Call it
+// with mu held.
+func (c *keyCache) at(n int64) {
+	if c.n != n {
+		clear(c.keys)
+		c.n = n
+	}
+}
+
+// add keeps keys, which an Append that read the count n committed.
+func (c *keyCache) add(n int64, keys map[string]cipher.AEAD) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n != n {
+		return // an Erase came since
+	}
+	if c.keys == nil || len(c.keys)+len(keys) > maxCachedKeys {
+		c.keys = make(map[string]cipher.AEAD, min(len(keys), maxCachedKeys))
+	}
+	if len(keys) > maxCachedKeys {
+		return
+	}
+	for aad, k := range keys {
+		c.keys[aad] = k
+	}
+}
+
+// forget drops every key and waits for a count other than n to use any
+// again: an Erase is under way or committed.
+func (c *keyCache) forget(n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.keys, c.n = nil, n
+}
 
 // keyChunk is how many subjects one statement reads or stores keys of:
 // an append's keys take a statement per keyChunk subjects of a feed (and
@@ -56,6 +117,10 @@ var insertKeysQueries = func() []string {
 	}
 	return qs
 }()
+
+// keyQueries are the statements of keyStmts: keyRowsQuery, the
+// insertKeysQueries, erasuresQuery.
+var keyQueries = append(append([]string{keyRowsQuery}, insertKeysQueries...), erasuresQuery)
 
 // ErrWALBusy reports an Erase whose key is destroyed in the database but
 // whose earlier copy may remain in the WAL file: readers kept the WAL from
@@ -87,6 +152,31 @@ func (l *Log) subjectKeys(ctx context.Context, st *stmts, events []*eventfeed.Ev
 		}
 	}
 	keys := make(map[string]cipher.AEAD, len(first))
+	if st.cache {
+		// Appends only: the keys of a committed one are kept (see
+		// Append), and used while no Erase is counted.
+		stmt, err := st.keyStmt(ctx, l, len(keyQueries)-1)
+		if err != nil {
+			return nil, err
+		}
+		if err := stmt.QueryRowContext(ctx).Scan(&st.erasures); err != nil {
+			return nil, l.fail(ctx, "append", err)
+		}
+		l.keys.mu.Lock()
+		l.keys.at(st.erasures)
+		for aad := range first {
+			if k := l.keys.keys[aad]; k != nil {
+				keys[aad] = k
+			}
+		}
+		l.keys.mu.Unlock()
+		st.used = keys
+		if len(keys) > 0 {
+			for _, feed := range feeds {
+				subjects[feed] = slices.DeleteFunc(subjects[feed], func(s string) bool { return keys[seal.KeyAAD(feed, s)] != nil })
+			}
+		}
+	}
 	args := make([]any, 0, 3*keyChunk)
 	for _, feed := range feeds {
 		all := subjects[feed]
@@ -237,6 +327,9 @@ func (l *Log) Erase(ctx context.Context, feed, subject string) (eventfeed.Event,
 	if err != nil {
 		return eventfeed.Event{}, l.fail(ctx, "erase", err)
 	}
+	// The kept keys are not used again before an Append has read the
+	// count this Erase adds to.
+	defer l.keys.forget(-1)
 	tomb, feeds, err := l.erase(ctx, tx, feed, subject)
 	if err != nil {
 		tx.Rollback()
@@ -289,6 +382,9 @@ func (l *Log) erase(ctx context.Context, tx *sql.Tx, feed, subject string) (even
 		return eventfeed.Event{}, nil, err
 	}
 	if _, err := tx.StmtContext(ctx, l.eraseKey).ExecContext(ctx, int64(out[0].Seq), feed, subject); err != nil {
+		return eventfeed.Event{}, nil, l.fail(ctx, "erase", err)
+	}
+	if _, err := tx.ExecContext(ctx, countErasure); err != nil {
 		return eventfeed.Event{}, nil, l.fail(ctx, "erase", err)
 	}
 	return out[0], feeds, nil

@@ -81,12 +81,14 @@ type Log struct {
 	insert, byID, feedRow, upsertFeed, readStmt *sql.Stmt
 	probe, savepointStmt, releaseStmt           *sql.Stmt   // for AppendTx
 	keyRow, eraseKey                            *sql.Stmt   // see keys.go
-	keyStmts                                    []*sql.Stmt // keyRowsQuery, then insertKeysQueries
+	keyStmts                                    []*sql.Stmt // keyQueries
+	keys                                        keyCache    // see keys.go
 
 	// The watcher notices commits by other connections: see watch.
 	watcher     *sql.Conn
 	dataVersion *sql.Stmt          // on watcher
 	allFeeds    *sql.Stmt          // on watcher
+	erasures    *sql.Stmt          // on watcher
 	poke        chan chan struct{} // Notify's requests to look now
 	stop        context.CancelFunc
 	done        chan struct{}
@@ -129,7 +131,9 @@ var logSchema = []string{
 		secret  BLOB,    -- the data key, wrapped when a KEK is used; NULL once erased
 		erased  INTEGER, -- the tombstone's seq, once erased
 		PRIMARY KEY (feed, subject)
-	) STRICT, WITHOUT ROWID;`,
+	) STRICT, WITHOUT ROWID;
+	CREATE TABLE eventfeed_erasures (n INTEGER NOT NULL) STRICT; -- one row: Erases committed
+	INSERT INTO eventfeed_erasures (n) VALUES (0);`,
 }
 
 const (
@@ -197,7 +201,7 @@ func (l *Log) init(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	stmts, err := prepare(ctx, l.db, append([]string{insertQuery, byIDQuery, feedRowQuery, upsertFeedQuery, readQuery, probeQuery, savepointQuery, releaseQuery,
-		keyRowQuery, eraseKeyQuery, keyRowsQuery}, insertKeysQueries...)...)
+		keyRowQuery, eraseKeyQuery}, keyQueries...)...)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
 	}
@@ -216,6 +220,9 @@ func (l *Log) init(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
 	}
 	if l.allFeeds, err = l.watcher.PrepareContext(ctx, allFeedsQuery); err != nil {
+		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
+	}
+	if l.erasures, err = l.watcher.PrepareContext(ctx, erasuresQuery); err != nil {
 		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
 	}
 	// The version first: a commit between the two reads is then seen by
@@ -237,7 +244,7 @@ func (l *Log) release() {
 		l.writer.Close()
 	}
 	if l.watcher != nil {
-		closeAll([]*sql.Stmt{l.dataVersion, l.allFeeds})
+		closeAll([]*sql.Stmt{l.dataVersion, l.allFeeds, l.erasures})
 		l.watcher.Close()
 	}
 }
@@ -264,6 +271,7 @@ func (l *Log) watch(ctx context.Context, interval time.Duration, version int64) 
 			if err := l.reload(ctx); err == nil {
 				version = v
 			}
+			l.dropErased(ctx)
 		}
 		if ack != nil {
 			close(ack)
@@ -291,6 +299,21 @@ func (l *Log) reload(ctx context.Context) error {
 		l.heads.Set(f)
 	}
 	return rows.Err()
+}
+
+// dropErased forgets the keys the Log keeps if an Erase was committed
+// since they were read (see keys.go), so that no erased key stays in
+// memory. On failure the Log forgets them all.
+func (l *Log) dropErased(ctx context.Context) {
+	var n int64
+	if err := l.erasures.QueryRowContext(ctx).Scan(&n); err != nil {
+		n = -1
+	}
+	l.keys.mu.Lock()
+	if l.keys.n != n {
+		l.keys.keys, l.keys.n = nil, n
+	}
+	l.keys.mu.Unlock()
 }
 
 // Notify makes the Log look for newly committed events now rather than at
@@ -355,6 +378,7 @@ func (l *Log) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfee
 		return nil, l.fail(ctx, "append", err)
 	}
 	st := l.bind(ctx, tx)
+	st.cache = true
 	out, feeds, err := l.appendTx(ctx, &st, events)
 	if err != nil {
 		tx.Rollback()
@@ -362,6 +386,9 @@ func (l *Log) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfee
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, l.fail(ctx, "append", err)
+	}
+	if st.used != nil {
+		l.keys.add(st.erasures, st.used)
 	}
 	for _, f := range feeds {
 		l.heads.Set(f)
@@ -452,8 +479,14 @@ type stmts struct {
 	// prepared on it when foreign, as an append first needs each.
 	keys    []*sql.Stmt
 	tx      *sql.Tx
-	foreign bool        // tx is of another pool: prepare on it
-	own     []*sql.Stmt // to close after an AppendTx call
+	foreign bool // tx is of another pool: prepare on it
+	// cache is set for Append, which uses the keys the Log keeps; used
+	// is then the keys of the call and erasures the count they are
+	// valid at (see keys.go).
+	cache    bool
+	used     map[string]cipher.AEAD
+	erasures int64
+	own      []*sql.Stmt // to close after an AppendTx call
 }
 
 // keyStmt returns the key statement l.keyStmts[i] for st's transaction.
@@ -468,11 +501,7 @@ func (st *stmts) keyStmt(ctx context.Context, l *Log, i int) (*sql.Stmt, error) 
 		st.keys[i] = st.tx.StmtContext(ctx, l.keyStmts[i])
 		return st.keys[i], nil
 	}
-	q := keyRowsQuery
-	if i > 0 {
-		q = insertKeysQueries[i-1]
-	}
-	s, err := st.tx.PrepareContext(ctx, q)
+	s, err := st.tx.PrepareContext(ctx, keyQueries[i])
 	if err != nil {
 		return nil, l.fail(ctx, "append", err)
 	}
