@@ -97,16 +97,22 @@ func (c *keyCache) forget(n int64) {
 }
 
 // keyChunk is how many subjects one statement reads or stores keys of:
-// an append's keys take a statement per keyChunk subjects of a feed (and
-// one per power of two of the rest, to store them), whatever the number
-// of events. Parameters bound one by one cost less than the JSON array
+// an append's keys take a statement per keyChunk subjects of a feed, and
+// one or a few for the rest (statements take powers of two), whatever
+// the number of events. Parameters bound one by one cost less than the JSON array
 // the statements took before, which SQLite parsed again for each value.
 const keyChunk = 32
 
-// keyRowsQuery reads the keys of keyChunk subjects (?2 and on) of feed
-// ?1; a shorter list repeats its last subject.
-var keyRowsQuery = `SELECT subject, secret, erased FROM eventfeed_keys WHERE feed = ?1 AND subject IN (?2` +
-	strings.Repeat(", ?", keyChunk-1) + `)`
+// keyRowsQueries[i] reads the keys of 1<<i subjects (?2 and on) of feed
+// ?1; a list between two sizes repeats its last subject. The largest
+// takes keyChunk.
+var keyRowsQueries = func() []string {
+	var qs []string
+	for n := 1; n <= keyChunk; n *= 2 {
+		qs = append(qs, `SELECT subject, secret, erased FROM eventfeed_keys WHERE feed = ?1 AND subject IN (?2`+strings.Repeat(", ?", n-1)+`)`)
+	}
+	return qs
+}()
 
 // insertKeysQueries[i] stores the keys of 1<<i subjects: feed, subject
 // and stored key for each. The largest stores keyChunk.
@@ -118,9 +124,9 @@ var insertKeysQueries = func() []string {
 	return qs
 }()
 
-// keyQueries are the statements of keyStmts: keyRowsQuery, the
+// keyQueries are the statements of keyStmts: the keyRowsQueries, the
 // insertKeysQueries, erasuresQuery.
-var keyQueries = append(append([]string{keyRowsQuery}, insertKeysQueries...), erasuresQuery)
+var keyQueries = append(append(slices.Clip(keyRowsQueries), insertKeysQueries...), erasuresQuery)
 
 // ErrWALBusy reports an Erase whose key is destroyed in the database but
 // whose earlier copy may remain in the WAL file: readers kept the WAL from
@@ -177,17 +183,18 @@ func (l *Log) subjectKeys(ctx context.Context, st *stmts, events []*eventfeed.Ev
 			}
 		}
 	}
-	args := make([]any, 0, 3*keyChunk)
+	args := make([]any, 0, 1+keyChunk)
 	for _, feed := range feeds {
 		all := subjects[feed]
 		for len(all) > 0 {
 			chunk := all[:min(len(all), keyChunk)]
 			all = all[len(chunk):]
+			i := bits.Len(uint(len(chunk) - 1)) // the smallest statement that takes chunk
 			args = append(args[:0], feed)
-			for i := range keyChunk {
-				args = append(args, chunk[min(i, len(chunk)-1)])
+			for j := range 1 << i {
+				args = append(args, chunk[min(j, len(chunk)-1)])
 			}
-			if err := l.readKeys(ctx, st, feed, args, first, keys); err != nil {
+			if err := l.readKeys(ctx, st, i, feed, args, first, keys); err != nil {
 				return nil, err
 			}
 		}
@@ -211,7 +218,7 @@ func (l *Log) subjectKeys(ctx context.Context, st *stmts, events []*eventfeed.Ev
 	for len(fresh) > 0 {
 		i := bits.Len(uint(min(len(fresh)/3, keyChunk))) - 1 // the largest statement that fits
 		n := 3 << i
-		stmt, err := st.keyStmt(ctx, l, 1+i)
+		stmt, err := st.keyStmt(ctx, l, len(keyRowsQueries)+i)
 		if err != nil {
 			return nil, err
 		}
@@ -223,10 +230,10 @@ func (l *Log) subjectKeys(ctx context.Context, st *stmts, events []*eventfeed.Ev
 	return keys, nil
 }
 
-// readKeys reads the keys of args (feed, then keyChunk subjects) into
-// keys, by seal.KeyAAD; first has the first event of each subject.
-func (l *Log) readKeys(ctx context.Context, st *stmts, feed string, args []any, first map[string]*eventfeed.Event, keys map[string]cipher.AEAD) error {
-	stmt, err := st.keyStmt(ctx, l, 0)
+// readKeys reads the keys of args (feed, then 1<<i subjects) into keys,
+// by seal.KeyAAD; first has the first event of each subject.
+func (l *Log) readKeys(ctx context.Context, st *stmts, i int, feed string, args []any, first map[string]*eventfeed.Event, keys map[string]cipher.AEAD) error {
+	stmt, err := st.keyStmt(ctx, l, i)
 	if err != nil {
 		return err
 	}
