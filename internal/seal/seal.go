@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/internal/uuid"
@@ -68,33 +69,134 @@ func NewAEAD(key []byte) (cipher.AEAD, error) {
 // Seal returns ev's Data sealed under aead, the key of ev.Subject, as a
 // JWE compact serialization. ev's media type goes into the header.
 func Seal(aead cipher.AEAD, ev *eventfeed.Event) []byte {
-	hdr, err := json.Marshal(Header{Alg: "dir", Enc: "A256GCM", Cty: ev.MediaType(), Kid: ev.Subject, EID: ev.ID})
-	if err != nil {
-		panic(err) // strings only: cannot fail
-	}
-	var nonce [nonceSize]byte
-	rand.Read(nonce[:])
-	// BASE64URL(header) "." "" "." BASE64URL(iv) "." BASE64URL(ciphertext) "." BASE64URL(tag)
-	ehdr := b64.EncodedLen(len(hdr))
-	n := ehdr + 2 + b64.EncodedLen(nonceSize) + 1 + b64.EncodedLen(len(ev.Data)) + 1 + b64.EncodedLen(aead.Overhead())
-	out := make([]byte, n)
-	b64.Encode(out, hdr)
-	aad := out[:ehdr]
-	i := ehdr
-	out[i], out[i+1] = '.', '.'
-	i += 2
-	b64.Encode(out[i:], nonce[:])
-	i += b64.EncodedLen(nonceSize)
-	out[i] = '.'
-	i++
-	sealed := aead.Seal(nil, nonce[:], ev.Data, aad)
-	ct, tag := sealed[:len(ev.Data)], sealed[len(ev.Data):]
-	b64.Encode(out[i:], ct)
-	i += b64.EncodedLen(len(ct))
-	out[i] = '.'
-	i++
-	b64.Encode(out[i:], tag)
+	out, _ := Compact(Format1, ev.MediaType(), ev.Subject, ev.ID, SealParts(aead, ev))
 	return out
+}
+
+// Format1 is the first format of the parts SealParts returns: the header
+// {"alg":"dir","enc":"A256GCM","cty":…,"kid":…,"eid":…}, written by
+// AppendHeader, then the 12-byte nonce, the ciphertext and the 16-byte
+// tag. A store that keeps sealed events as parts records the format with
+// them: Compact rebuilds the JWE of each format it knows as it was sealed.
+const Format1 = 1
+
+// SealParts seals ev's Data under aead as Seal does, and returns the
+// nonce, ciphertext and tag (Format1) without the header, which is made of
+// ev's media type, subject and ID: a store that keeps those anyway stores
+// the parts and rebuilds the JWE with Compact.
+func SealParts(aead cipher.AEAD, ev *eventfeed.Event) []byte {
+	var buf [256]byte
+	hdr := AppendHeader(buf[:0], ev.MediaType(), ev.Subject, ev.ID)
+	aad := make([]byte, b64.EncodedLen(len(hdr)))
+	b64.Encode(aad, hdr)
+	out := make([]byte, nonceSize, nonceSize+len(ev.Data)+aead.Overhead())
+	rand.Read(out)
+	return aead.Seal(out, out[:nonceSize], ev.Data, aad)
+}
+
+// Compact returns the JWE compact serialization of parts, the nonce,
+// ciphertext and tag that SealParts returned in format version, for an
+// event of media type cty, subject kid and ID eid. The result is
+// byte for byte the JWE that was sealed, header included (it is the
+// AEAD's additional data). An unknown version, or parts too short to
+// hold a nonce and a tag, is an error wrapping ErrMalformed.
+func Compact(version int, cty, kid, eid string, parts []byte) ([]byte, error) {
+	if version != Format1 {
+		return nil, fmt.Errorf("%w: sealed parts of format %d, this package knows %d", ErrMalformed, version, Format1)
+	}
+	if len(parts) < nonceSize+tagSize {
+		return nil, fmt.Errorf("%w: sealed parts are %d bytes, less than a nonce and a tag", ErrMalformed, len(parts))
+	}
+	var buf [256]byte
+	hdr := AppendHeader(buf[:0], cty, kid, eid)
+	nonce, ct, tag := parts[:nonceSize], parts[nonceSize:len(parts)-tagSize], parts[len(parts)-tagSize:]
+	// BASE64URL(header) "." "" "." BASE64URL(iv) "." BASE64URL(ciphertext) "." BASE64URL(tag)
+	out := make([]byte, 0, b64.EncodedLen(len(hdr))+2+b64.EncodedLen(nonceSize)+1+b64.EncodedLen(len(ct))+1+b64.EncodedLen(tagSize))
+	out = b64.AppendEncode(out, hdr)
+	out = append(out, '.', '.')
+	out = b64.AppendEncode(out, nonce)
+	out = append(out, '.')
+	out = b64.AppendEncode(out, ct)
+	out = append(out, '.')
+	return b64.AppendEncode(out, tag), nil
+}
+
+// tagSize is AES-GCM's tag size, which JWE's A256GCM requires.
+const tagSize = 16
+
+// AppendHeader appends the protected header of Format1 to dst: the JSON
+// object {"alg":"dir","enc":"A256GCM","cty":cty,"kid":kid,"eid":eid},
+// without "cty" when cty is empty, without white space, strings escaped
+// as encoding/json escapes them (with HTML escaping). These bytes are the
+// AEAD's additional data, and Compact rebuilds stored events with them:
+// they must never change for Format1 (TestFormat1 pins them); a new
+// encoding is a new format.
+func AppendHeader(dst []byte, cty, kid, eid string) []byte {
+	dst = append(dst, `{"alg":"dir","enc":"A256GCM"`...)
+	if cty != "" {
+		dst = append(dst, `,"cty":`...)
+		dst = appendJSONString(dst, cty)
+	}
+	dst = append(dst, `,"kid":`...)
+	dst = appendJSONString(dst, kid)
+	dst = append(dst, `,"eid":`...)
+	dst = appendJSONString(dst, eid)
+	return append(dst, '}')
+}
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json's
+// Marshal escaped strings when Format1 was made: ", \ and control
+// characters; <, > and & (HTML); U+2028 and U+2029; invalid UTF-8 as
+// U+FFFD.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 // ErrMalformed reports data that is not a JWE compact serialization of the

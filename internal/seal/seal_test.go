@@ -2,9 +2,12 @@ package seal
 
 import (
 	"bytes"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/eventfeed/eventfeed"
 )
@@ -100,6 +103,86 @@ func BenchmarkOpen(b *testing.B) {
 	for b.Loop() {
 		if _, _, err := Open(aead, sealed, ev.ID, ev.Subject); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestFormat1 pins the JWE that stored parts of Format1 rebuild to: a
+// store keeps only the parts, so a change of the header's encoding would
+// make every stored event fail to open. Change the format, not this test.
+func TestFormat1(t *testing.T) {
+	key := make([]byte, KeySize)
+	for i := range key {
+		key[i] = byte(i)
+	}
+	aead, err := NewAEAD(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		id      = "urn:uuid:0b9c0f4e-8f63-4c53-9d3a-3f1f6f3b2a10"
+		subject = "customer-7"
+		want    = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIiwiY3R5IjoiYXBwbGljYXRpb24vanNvbiIsImtpZCI6ImN1c3RvbWVyLTciLCJlaWQiOiJ1cm46dXVpZDowYjljMGY0ZS04ZjYzLTRjNTMtOWQzYS0zZjFmNmYzYjJhMTAifQ" +
+			"..bm9uY2UtMTJieXRl.Hv_Dj8VvDZ-SAeNvWF8.CNAd3OsJw4sXaBpwdsY1pw"
+	)
+	parts, _ := hex.DecodeString("6e6f6e63652d3132627974651effc38fc56f0d9f9201e36f585f08d01ddceb09c38b17681a7076c635a7")
+	got, err := Compact(Format1, "application/json", subject, id, parts)
+	if err != nil || string(got) != want {
+		t.Fatalf("Compact = %s, %v\nwant %s", got, err, want)
+	}
+	plain, h, err := Open(aead, got, id, subject)
+	if err != nil || string(plain) != `{"name":"Ada"}` || h.Cty != "application/json" {
+		t.Fatalf("Open = %q %+v %v", plain, h, err)
+	}
+	if got := string(AppendHeader(nil, "", "s", "i")); got != `{"alg":"dir","enc":"A256GCM","kid":"s","eid":"i"}` {
+		t.Errorf("header without cty = %s", got)
+	}
+	for _, bad := range []struct {
+		version int
+		parts   []byte
+	}{{0, parts}, {2, parts}, {Format1, parts[:27]}, {Format1, nil}} {
+		if _, err := Compact(bad.version, "application/json", subject, id, bad.parts); !errors.Is(err, ErrMalformed) || !errors.Is(err, eventfeed.ErrDecrypt) {
+			t.Errorf("Compact(%d, %d bytes) = %v, want ErrMalformed", bad.version, len(bad.parts), err)
+		}
+	}
+}
+
+// TestSealParts: the parts and Compact give a JWE that opens, for every
+// kind of string the header may carry, and the header is the JSON that
+// encoding/json writes for it.
+func TestSealParts(t *testing.T) {
+	aead, err := NewAEAD(NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"", "a", `quote " and \ backslash`, "<tag> & amp", "ünïcødé ✓ 𝄞", "line\u2028sep\u2029", "tab\tnl\ncr\rbs\bff\fnul\x00esc\x1b del\x7f", "bad \xff utf-8 \xc3"} {
+		ev := eventfeed.Event{ID: "id " + s, Subject: "subject " + s, ContentType: "text/plain; charset=\"utf-8\"", Data: []byte("data " + s)}
+		hdr := AppendHeader(nil, ev.MediaType(), ev.Subject, ev.ID)
+		j, _ := json.Marshal(Header{Alg: "dir", Enc: "A256GCM", Cty: ev.MediaType(), Kid: ev.Subject, EID: ev.ID})
+		if string(hdr) != string(j) {
+			t.Errorf("%q: header\n%s\nwant\n%s", s, hdr, j)
+		}
+		var h Header
+		if err := json.Unmarshal(hdr, &h); err != nil || (utf8.ValidString(s) && (h.Kid != ev.Subject || h.EID != ev.ID || h.Cty != ev.MediaType())) {
+			t.Errorf("%q: header %s decodes to %+v, %v", s, hdr, h, err)
+		}
+		parts := SealParts(aead, &ev)
+		if len(parts) != nonceSize+len(ev.Data)+tagSize {
+			t.Errorf("%q: %d bytes of parts for %d of data", s, len(parts), len(ev.Data))
+		}
+		sealed, err := Compact(Format1, ev.MediaType(), ev.Subject, ev.ID, parts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !utf8.ValidString(s) {
+			continue // the header names the replacement character: not this event
+		}
+		plain, _, err := Open(aead, sealed, ev.ID, ev.Subject)
+		if err != nil || string(plain) != string(ev.Data) {
+			t.Errorf("%q: Open = %q, %v", s, plain, err)
+		}
+		if _, _, err := Open(aead, Seal(aead, &ev), ev.ID, ev.Subject); err != nil {
+			t.Errorf("%q: Open(Seal) = %v", s, err)
 		}
 	}
 }

@@ -47,9 +47,13 @@
 // key, kept in the eventfeed_keys table (wrapped under Options.KEK when
 // given) and made in the append's own transaction, AppendTx included;
 // events without a subject stay in the clear. [Log.Erase] destroys the
-// key and appends the tombstone in one transaction. Keys are read from the
-// file by every append, never cached across calls, so an erasure made
-// through another Log or process holds at once. The file runs with
+// key and appends the tombstone in one transaction. A sealed event's row
+// keeps the nonce, ciphertext and tag of its JWE; Read rebuilds the JWE
+// from them and the row's media type, subject and ID. A Log keeps the keys
+// its Appends used (up to 4096) in memory, but every Erase is counted in
+// the file, in its transaction, and every Append reads that count in its
+// own: an erasure made through another Log or process holds at once, and
+// the Log drops its kept keys as soon as it notices one. The file runs with
 // secure_delete, so the erased key's bytes are zeroed in its page, and
 // Erase truncates the WAL after its commit, so no earlier copy of the page
 // stays there ([ErrWALBusy] when readers prevent it: erase again). Copies

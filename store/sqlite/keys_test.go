@@ -283,3 +283,162 @@ func TestEraseWALBusy(t *testing.T) {
 		}
 	}
 }
+
+// TestSealedRows: a sealed event's row keeps the plaintext's media type
+// and only the nonce, ciphertext and tag of its JWE; Read, Append's
+// answer for a repeat and AppendTx give the JWE, which opens with the
+// subject's key. A row whose parts do not rebuild is ErrDecrypt, not a
+// crash or data passed off as sealed.
+func TestSealedRows(t *testing.T) {
+	ctx := context.Background()
+	l := openLog(t, "", sqlite.Options{Encrypt: true})
+	in := eventfeed.Event{Feed: "f", ID: "urn:uuid:1", Type: "t", Subject: "s <&> ü", ContentType: "text/plain; charset=utf-8", Data: []byte("plain text")}
+	clear := eventfeed.Event{Feed: "f", ID: "urn:uuid:2", Type: "t", Data: []byte(`{"a":1}`)}
+	out, err := l.Append(ctx, in, clear)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := l.Key(ctx, "f", in.Subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, err := seal.NewAEAD(key.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := l.Append(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := l.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaTx, err := l.AppendTx(ctx, tx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	read, err := l.Read(ctx, "f", 1, 2)
+	if err != nil || len(read) != 2 {
+		t.Fatalf("Read = %v, %v", read, err)
+	}
+	for name, e := range map[string]eventfeed.Event{"Append": out[0], "repeat": again[0], "AppendTx": viaTx[0], "Read": read[0]} {
+		if e.ContentType != eventfeed.EncryptedContentType || string(e.Data) != string(out[0].Data) || e.Seq != 1 {
+			t.Errorf("%s gives %s %q at %d, want Append's JWE at 1", name, e.ContentType, e.Data, e.Seq)
+		}
+		plain, h, err := seal.Open(aead, e.Data, in.ID, in.Subject)
+		if err != nil || string(plain) != "plain text" || h.Cty != in.ContentType {
+			t.Errorf("%s: Open = %q %+v %v", name, plain, h, err)
+		}
+	}
+	if read[1].ContentType != "" || string(read[1].Data) != `{"a":1}` {
+		t.Errorf("event without subject reads as %q %s", read[1].ContentType, read[1].Data)
+	}
+
+	var (
+		cty    string
+		data   []byte
+		sealed int
+	)
+	if err := l.DB().QueryRowContext(ctx, `SELECT content_type, data, sealed FROM eventfeed_events WHERE id = ?`, in.ID).Scan(&cty, &data, &sealed); err != nil {
+		t.Fatal(err)
+	}
+	if cty != in.ContentType || sealed != seal.Format1 || len(data) != 12+len(in.Data)+16 || bytes.Contains(data, in.Data) {
+		t.Errorf("row: content_type %q, sealed %d, data %d bytes %x", cty, sealed, len(data), data)
+	}
+
+	for _, corrupt := range []string{
+		`UPDATE eventfeed_events SET sealed = 99 WHERE id = ?`,
+		`UPDATE eventfeed_events SET sealed = 1, data = x'0102' WHERE id = ?`,
+	} {
+		if _, err := l.DB().ExecContext(ctx, corrupt, in.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := l.Read(ctx, "f", 1, 2); !errors.Is(err, eventfeed.ErrDecrypt) {
+			t.Errorf("after %s: Read = %v, %v; want ErrDecrypt", corrupt, got, err)
+		}
+		if got, err := l.Append(ctx, in); !errors.Is(err, eventfeed.ErrDecrypt) {
+			t.Errorf("after %s: Append of the repeat = %v, %v; want ErrDecrypt", corrupt, got, err)
+		}
+	}
+}
+
+// TestManySubjects appends batches with more subjects than one key
+// statement takes, in two feeds, new and known ones mixed, through
+// Append and through AppendTx on another pool's transaction: every
+// event opens with the key that Key gives for its subject, and each
+// subject has one key.
+func TestManySubjects(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "log.db")
+	l := openLog(t, path, sqlite.Options{Encrypt: true})
+	other := openLog(t, path, sqlite.Options{Encrypt: true})
+	n := 0
+	batch := func(subjects ...int) []eventfeed.Event {
+		var out []eventfeed.Event
+		for _, s := range subjects {
+			for _, feed := range []string{"a", "b"} {
+				n++
+				out = append(out, eventfeed.Event{Feed: feed, ID: fmt.Sprintf("e%d", n), Type: "t", Subject: fmt.Sprintf("s%d", s), Data: fmt.Appendf(nil, `{"n":%d}`, n)})
+			}
+		}
+		return out
+	}
+	span := func(from, to int) []int {
+		var s []int
+		for i := from; i < to; i++ {
+			s = append(s, i, i) // each subject twice in a batch
+		}
+		return s
+	}
+	var in, out []eventfeed.Event
+	for _, b := range [][]eventfeed.Event{
+		batch(span(0, 37)...),                           // 37 new subjects a feed: 32 + 4 + 1
+		batch(span(20, 90)...),                          // 17 known, 53 new
+		batch(span(0, 1)...),                            // one known
+		batch(append(span(85, 120), span(0, 40)...)...), // mixed, 75 a feed
+	} {
+		got, err := l.Append(ctx, b...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, out = append(in, b...), append(out, got...)
+	}
+	tx, err := other.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := batch(span(100, 170)...)
+	got, err := l.AppendTx(ctx, tx, b...)
+	if err != nil {
+		tx.Rollback()
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	in, out = append(in, b...), append(out, got...)
+	for i, e := range out {
+		k, err := l.Key(ctx, e.Feed, e.Subject)
+		if err != nil {
+			t.Fatalf("Key(%s, %s): %v", e.Feed, e.Subject, err)
+		}
+		aead, err := seal.NewAEAD(k.Secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plain, _, err := seal.Open(aead, e.Data, e.ID, e.Subject); err != nil || string(plain) != string(in[i].Data) {
+			t.Fatalf("event %s of %s: Open = %q, %v; want %s", e.ID, e.Subject, plain, err, in[i].Data)
+		}
+	}
+	var keys int
+	if err := l.DB().QueryRowContext(ctx, `SELECT count(*) FROM eventfeed_keys`).Scan(&keys); err != nil {
+		t.Fatal(err)
+	}
+	if keys != 2*170 {
+		t.Errorf("%d keys stored, want %d", keys, 2*170)
+	}
+}

@@ -81,13 +81,16 @@ type Log struct {
 
 	stmts                                       []*sql.Stmt
 	insert, byID, feedRow, upsertFeed, readStmt *sql.Stmt
-	probe, savepointStmt, releaseStmt           *sql.Stmt // for AppendTx
-	keyRow, keyRows, insertKeys, eraseKey       *sql.Stmt // see keys.go
+	probe, savepointStmt, releaseStmt           *sql.Stmt   // for AppendTx
+	keyRow, eraseKey                            *sql.Stmt   // see keys.go
+	keyStmts                                    []*sql.Stmt // keyQueries
+	keys                                        keyCache    // see keys.go
 
 	// The watcher notices commits by other connections: see watch.
 	watcher     *sql.Conn
 	dataVersion *sql.Stmt // on watcher
 	allFeeds    *sql.Stmt // on watcher
+	erasures    *sql.Stmt // on watcher
 	interval    time.Duration
 	born        time.Time        // the origin of looked
 	looked      atomic.Int64     // when the last look began: nanoseconds since born
@@ -133,26 +136,33 @@ var logSchema = []string{
 		data         BLOB NOT NULL,
 		PRIMARY KEY (feed, seq)
 	) STRICT, WITHOUT ROWID;`,
-	// Version 2: encrypted feeds and their keys (see keys.go).
+	// Version 2: encrypted feeds and their keys (see keys.go), and
+	// sealed events. A sealed event's row keeps the plaintext's media type
+	// in content_type and only the nonce, ciphertext and tag of its JWE in
+	// data; sealed is their seal format (seal.Format1), 0 for an event
+	// stored as given. Read rebuilds the JWE from the row (see sealedRow).
 	`ALTER TABLE eventfeed_feeds ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE eventfeed_events ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
 	CREATE TABLE eventfeed_keys (
 		feed    TEXT NOT NULL,
 		subject TEXT NOT NULL,
 		secret  BLOB,    -- the data key, wrapped when a KEK is used; NULL once erased
 		erased  INTEGER, -- the tombstone's seq, once erased
 		PRIMARY KEY (feed, subject)
-	) STRICT, WITHOUT ROWID;`,
+	) STRICT, WITHOUT ROWID;
+	CREATE TABLE eventfeed_erasures (n INTEGER NOT NULL) STRICT; -- one row: Erases committed
+	INSERT INTO eventfeed_erasures (n) VALUES (0);`,
 }
 
 const (
-	insertQuery = `INSERT INTO eventfeed_events (feed, seq, id, type, subject, time, content_type, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
-	byIDQuery = `SELECT feed, seq, type, subject, time, content_type, data
+	insertQuery = `INSERT INTO eventfeed_events (feed, seq, id, type, subject, time, content_type, data, sealed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	byIDQuery = `SELECT feed, seq, type, subject, time, content_type, data, sealed
 		FROM eventfeed_events WHERE id = ?`
 	feedRowQuery    = `SELECT epoch, page_size, head, updated, encrypted FROM eventfeed_feeds WHERE name = ?`
 	upsertFeedQuery = `INSERT INTO eventfeed_feeds (name, epoch, page_size, head, updated, encrypted) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET head = excluded.head, updated = excluded.updated`
-	readQuery = `SELECT seq, id, type, subject, time, content_type, data
+	readQuery = `SELECT seq, id, type, subject, time, content_type, data, sealed
 		FROM eventfeed_events WHERE feed = ? AND seq BETWEEN ? AND ? ORDER BY seq`
 	allFeedsQuery = `SELECT name, epoch, page_size, head, updated, encrypted FROM eventfeed_feeds`
 
@@ -211,15 +221,15 @@ func (l *Log) init(ctx context.Context) (int64, error) {
 	if err := migrate(ctx, l.db, l.path, "log", logSchema); err != nil {
 		return 0, err
 	}
-	stmts, err := prepare(ctx, l.db, insertQuery, byIDQuery, feedRowQuery, upsertFeedQuery, readQuery, probeQuery, savepointQuery, releaseQuery,
-		keyRowQuery, keyRowsQuery, insertKeysQuery, eraseKeyQuery)
+	stmts, err := prepare(ctx, l.db, append([]string{insertQuery, byIDQuery, feedRowQuery, upsertFeedQuery, readQuery, probeQuery, savepointQuery, releaseQuery,
+		keyRowQuery, eraseKeyQuery}, keyQueries...)...)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
 	}
 	l.stmts = stmts
 	l.insert, l.byID, l.feedRow, l.upsertFeed, l.readStmt = stmts[0], stmts[1], stmts[2], stmts[3], stmts[4]
 	l.probe, l.savepointStmt, l.releaseStmt = stmts[5], stmts[6], stmts[7]
-	l.keyRow, l.keyRows, l.insertKeys, l.eraseKey = stmts[8], stmts[9], stmts[10], stmts[11]
+	l.keyRow, l.eraseKey, l.keyStmts = stmts[8], stmts[9], stmts[10:]
 
 	if l.writer, err = writer(ctx, l.db); err != nil {
 		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
@@ -231,6 +241,9 @@ func (l *Log) init(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
 	}
 	if l.allFeeds, err = l.watcher.PrepareContext(ctx, allFeedsQuery); err != nil {
+		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
+	}
+	if l.erasures, err = l.watcher.PrepareContext(ctx, erasuresQuery); err != nil {
 		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
 	}
 	// The version first: a commit between the two reads is then seen by
@@ -252,7 +265,7 @@ func (l *Log) release() {
 		l.writer.Close()
 	}
 	if l.watcher != nil {
-		closeAll([]*sql.Stmt{l.dataVersion, l.allFeeds})
+		closeAll([]*sql.Stmt{l.dataVersion, l.allFeeds, l.erasures})
 		l.watcher.Close()
 	}
 }
@@ -301,6 +314,7 @@ func (l *Log) watch(ctx context.Context, version int64) {
 			if err := l.reload(ctx); err == nil {
 				version = v
 			}
+			l.dropErased(ctx)
 		}
 		if req.ack != nil {
 			close(req.ack)
@@ -364,6 +378,21 @@ func (l *Log) reload(ctx context.Context) error {
 	return rows.Err()
 }
 
+// dropErased forgets the keys the Log keeps if an Erase was committed
+// since they were read (see keys.go), so that no erased key stays in
+// memory. On failure the Log forgets them all.
+func (l *Log) dropErased(ctx context.Context) {
+	var n int64
+	if err := l.erasures.QueryRowContext(ctx).Scan(&n); err != nil {
+		n = -1
+	}
+	l.keys.mu.Lock()
+	if l.keys.n != n {
+		l.keys.keys, l.keys.n = nil, n
+	}
+	l.keys.mu.Unlock()
+}
+
 // Notify makes the Log look for newly committed events now rather than at
 // its next poll, and returns once it has: call it after committing a
 // transaction that AppendTx wrote to, so that long polls wake at once and
@@ -417,13 +446,17 @@ func (l *Log) Append(ctx context.Context, events ...eventfeed.Event) ([]eventfee
 		return nil, l.fail(ctx, "append", err)
 	}
 	st := l.bind(ctx, tx)
-	out, feeds, err := l.appendTx(ctx, st, events)
+	st.cache = true
+	out, feeds, err := l.appendTx(ctx, &st, events)
 	if err != nil {
 		tx.Rollback()
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, l.fail(ctx, "append", err)
+	}
+	if st.used != nil {
+		l.keys.add(st.erasures, st.used)
 	}
 	for _, f := range feeds {
 		l.heads.Set(f)
@@ -461,7 +494,7 @@ func (l *Log) AppendTx(ctx context.Context, tx *sql.Tx, events ...eventfeed.Even
 	if _, err := savepoint.ExecContext(ctx); err != nil {
 		return nil, l.fail(ctx, "append", err)
 	}
-	out, _, err := l.appendTx(ctx, st, events)
+	out, _, err := l.appendTx(ctx, &st, events)
 	if err != nil {
 		if _, rerr := tx.ExecContext(context.WithoutCancel(ctx), rollbackQuery); rerr != nil {
 			return nil, errors.Join(err, l.fail(ctx, "append: roll back to savepoint", rerr))
@@ -496,25 +529,53 @@ func (l *Log) txStmts(ctx context.Context, tx *sql.Tx) (st stmts, savepoint, rel
 	}
 	// Another pool's transaction, or a failing one: prepare on it, which
 	// reports the failure if there is one.
-	var all [8]*sql.Stmt
-	for i, q := range []string{insertQuery, byIDQuery, feedRowQuery, upsertFeedQuery, keyRowsQuery, insertKeysQuery, savepointQuery, releaseQuery} {
+	var all [6]*sql.Stmt
+	for i, q := range []string{insertQuery, byIDQuery, feedRowQuery, upsertFeedQuery, savepointQuery, releaseQuery} {
 		if all[i], err = tx.PrepareContext(ctx, q); err != nil {
 			closeAll(all[:i])
 			return stmts{}, nil, nil, l.fail(ctx, "append", err)
 		}
 	}
-	st = stmts{insert: all[0], byID: all[1], feedRow: all[2], upsertFeed: all[3], keyRows: all[4], insertKeys: all[5], own: all[:]}
-	return st, all[6], all[7], nil
+	st = stmts{insert: all[0], byID: all[1], feedRow: all[2], upsertFeed: all[3], tx: tx, foreign: true, own: all[:]}
+	return st, all[4], all[5], nil
 }
 
 // stmts are the statements an append runs, bound to its transaction.
 type stmts struct {
 	insert, byID, feedRow, upsertFeed *sql.Stmt
-	// keyRows and insertKeys are prepared on the transaction, or nil:
-	// then bound to tx when an append needs them.
-	keyRows, insertKeys *sql.Stmt
-	tx                  *sql.Tx
-	own                 []*sql.Stmt // to close after an AppendTx call
+	// keys are the key statements (Log.keyStmts) bound to tx, or
+	// prepared on it when foreign, as an append first needs each.
+	keys    []*sql.Stmt
+	tx      *sql.Tx
+	foreign bool // tx is of another pool: prepare on it
+	// cache is set for Append, which uses the keys the Log keeps; used
+	// is then the keys of the call and erasures the count they are
+	// valid at (see keys.go).
+	cache    bool
+	used     map[string]cipher.AEAD
+	erasures int64
+	own      []*sql.Stmt // to close after an AppendTx call
+}
+
+// keyStmt returns the key statement l.keyStmts[i] for st's transaction.
+func (st *stmts) keyStmt(ctx context.Context, l *Log, i int) (*sql.Stmt, error) {
+	if st.keys == nil {
+		st.keys = make([]*sql.Stmt, len(l.keyStmts))
+	}
+	if st.keys[i] != nil {
+		return st.keys[i], nil
+	}
+	if !st.foreign {
+		st.keys[i] = st.tx.StmtContext(ctx, l.keyStmts[i])
+		return st.keys[i], nil
+	}
+	s, err := st.tx.PrepareContext(ctx, keyQueries[i])
+	if err != nil {
+		return nil, l.fail(ctx, "append", err)
+	}
+	st.keys[i] = s
+	st.own = append(st.own, s)
+	return s, nil
 }
 
 // bind returns the Log's append statements bound to tx, a transaction of
@@ -535,7 +596,7 @@ func (st stmts) close() { closeAll(st.own) }
 
 // appendTx writes events within a transaction and returns them as stored,
 // with the feeds whose heads moved.
-func (l *Log) appendTx(ctx context.Context, st stmts, events []eventfeed.Event) ([]eventfeed.Event, []store.Feed, error) {
+func (l *Log) appendTx(ctx context.Context, st *stmts, events []eventfeed.Event) ([]eventfeed.Event, []store.Feed, error) {
 	now := time.Now().UTC()
 	out := make([]eventfeed.Event, len(events))
 	var (
@@ -577,12 +638,23 @@ func (l *Log) appendTx(ctx context.Context, st stmts, events []eventfeed.Event) 
 			ev.Time = now
 		}
 		ev.Time = ev.Time.UTC().Truncate(eventfeed.TimePrecision)
-		var aead cipher.AEAD
+		var (
+			aead   cipher.AEAD
+			format int // of the sealed parts stored, 0: none
+			data   = nonNil(ev.Data)
+			cty    = ev.ContentType
+		)
 		if f.Encrypted && ev.Subject != "" && ev.Type != eventfeed.TypeErased {
-			aead = keys[seal.KeyAAD(ev.Feed, ev.Subject)]
-			ev.Data, ev.ContentType = seal.Seal(aead, &ev), eventfeed.EncryptedContentType
+			// The row keeps the parts; the JWE is rebuilt from them and
+			// the row's media type, subject and ID (see sealedRow).
+			aead, format, cty = keys[seal.KeyAAD(ev.Feed, ev.Subject)], seal.Format1, ev.MediaType()
+			data = seal.SealParts(aead, &ev)
+			if ev.Data, err = seal.Compact(format, cty, ev.Subject, ev.ID, data); err != nil {
+				return nil, nil, err
+			}
+			ev.ContentType = eventfeed.EncryptedContentType
 		}
-		res, err := st.insert.ExecContext(ctx, ev.Feed, int64(ev.Seq), ev.ID, ev.Type, ev.Subject, ev.Time.UnixNano(), ev.ContentType, nonNil(ev.Data))
+		res, err := st.insert.ExecContext(ctx, ev.Feed, int64(ev.Seq), ev.ID, ev.Type, ev.Subject, ev.Time.UnixNano(), cty, data, format)
 		if err != nil {
 			return nil, nil, l.fail(ctx, "append", err)
 		}
@@ -643,12 +715,30 @@ func (l *Log) loadFeed(ctx context.Context, feedRow *sql.Stmt, name string) (*st
 func (l *Log) eventByID(ctx context.Context, byID *sql.Stmt, id string) (eventfeed.Event, error) {
 	e := eventfeed.Event{ID: id}
 	var seq, t int64
-	err := byID.QueryRowContext(ctx, id).Scan(&e.Feed, &seq, &e.Type, &e.Subject, &t, &e.ContentType, &e.Data)
+	var format int
+	err := byID.QueryRowContext(ctx, id).Scan(&e.Feed, &seq, &e.Type, &e.Subject, &t, &e.ContentType, &e.Data, &format)
 	if err != nil {
 		return e, l.fail(ctx, "append", err)
 	}
 	e.Seq, e.Time = uint64(seq), time.Unix(0, t).UTC()
-	return e, nil
+	return e, sealedRow(&e, format)
+}
+
+// sealedRow turns e, read from a row whose sealed column is format, into
+// the event as Append returned it: for a sealed row (format > 0), whose
+// data holds the parts of its JWE and content_type the plaintext's media
+// type, the JWE compact serialization, of EncryptedContentType. A row
+// that does not rebuild is an error wrapping eventfeed.ErrDecrypt.
+func sealedRow(e *eventfeed.Event, format int) error {
+	if format == 0 {
+		return nil
+	}
+	data, err := seal.Compact(format, e.ContentType, e.Subject, e.ID, e.Data)
+	if err != nil {
+		return fmt.Errorf("sqlite: event %s of feed %s at %d: %w", e.ID, e.Feed, e.Seq, err)
+	}
+	e.Data, e.ContentType = data, eventfeed.EncryptedContentType
+	return nil
 }
 
 // Read returns the events of feed with from <= Seq <= to.
@@ -670,11 +760,17 @@ func (l *Log) Read(ctx context.Context, feed string, from, to uint64) ([]eventfe
 		defer rows.Close()
 		for rows.Next() {
 			e := eventfeed.Event{Feed: feed}
-			var seq, t int64
-			if err := rows.Scan(&seq, &e.ID, &e.Type, &e.Subject, &t, &e.ContentType, &e.Data); err != nil {
+			var (
+				seq, t int64
+				format int
+			)
+			if err := rows.Scan(&seq, &e.ID, &e.Type, &e.Subject, &t, &e.ContentType, &e.Data, &format); err != nil {
 				return nil, l.fail(ctx, "read "+feed, err)
 			}
 			e.Seq, e.Time = uint64(seq), time.Unix(0, t).UTC()
+			if err := sealedRow(&e, format); err != nil {
+				return nil, err
+			}
 			out = append(out, e)
 		}
 		if err := rows.Err(); err != nil {
