@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -148,4 +149,53 @@ func ExampleOpenReplica() {
 	// order.paid {"status":"paid"}
 	// true
 	// urn:example:2 2
+}
+
+// An encrypted log seals each event of a subject under the subject's own
+// key; erasing the subject destroys the key and appends a tombstone, so
+// that its events, wherever copies of them are cached, can no longer be
+// read.
+func ExampleLog_Erase() {
+	dir, err := os.MkdirTemp("", "eventfeed")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	ctx := context.Background()
+	l, err := sqlite.Open(ctx, filepath.Join(dir, "events.db"), sqlite.Options{Encrypt: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Close()
+
+	_, err = l.Append(ctx,
+		eventfeed.Event{Feed: "customers", ID: "urn:uuid:4b0f6d2e-1c3a-4e5f-8a9b-0c1d2e3f4a5b", Type: "customer.registered", Subject: "customer-7", Data: []byte(`{"name":"Ada Lovelace"}`)},
+		eventfeed.Event{Feed: "customers", ID: "urn:uuid:5c1a7e3f-2d4b-4f60-9bac-1d2e3f4a5b6c", Type: "customer.registered", Subject: "customer-8", Data: []byte(`{"name":"Charles Babbage"}`)},
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	events, err := l.Read(ctx, "customers", 1, 100)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(events[0].Subject, events[0].ContentType, bytes.Contains(events[0].Data, []byte("Ada")))
+
+	tomb, err := l.Erase(ctx, "customers", "customer-7")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tomb.Seq, tomb.Type, tomb.Subject)
+	if _, err := l.Key(ctx, "customers", "customer-7"); errors.Is(err, eventfeed.ErrErased) {
+		fmt.Println("customer-7's key is gone")
+	}
+	if k, err := l.Key(ctx, "customers", "customer-8"); err == nil {
+		fmt.Println("customer-8's key has", len(k.Secret), "bytes")
+	}
+	// Output:
+	// customer-7 application/jose false
+	// 3 eventfeed.erased customer-7
+	// customer-7's key is gone
+	// customer-8's key has 32 bytes
 }
