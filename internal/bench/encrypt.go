@@ -234,7 +234,7 @@ func (r *EncryptedCatchupResult) WriteTable(w io.Writer) error {
 	t.add("target", "", "", "", "", "", "", "", "", fmt.Sprintf(">= %.2f", r.Targets.Ratio))
 	t.notes = []string{
 		"the same events, sealed per subject (JWE, AES-256-GCM) in the encrypted feed; the poller fetches each subject's key once (GET {feed}/keys/{subject}) and opens every event before the replica applies it.",
-		"both publishers run in this process on memory Logs, one after the other: the SQLite Log does not encrypt on this branch.",
+		"both publishers run in this process on memory Logs, one after the other, so that the comparison holds only the encryption (not an SQLite Log's reads).",
 	}
 	return t.write(w)
 }
