@@ -234,25 +234,24 @@ func (pr *printer) print(ev eventfeed.Event) error {
 		Time:        ev.Time.Format(time.RFC3339Nano),
 		ContentType: ev.MediaType(),
 	}
-	if ev.Erased() {
-		l.Erased = true
-		b, _ := appendLine(pr.buf.AvailableBuffer(), &l) // no data to refuse
-		pr.buf.Write(b)
-		return nil
-	}
-	if isJSON(l.ContentType) {
+	switch {
+	case ev.Erased():
+		l.Erased = true // its data is null
+	case isJSON(l.ContentType):
 		l.Data = json.RawMessage(ev.Data)
 		if b, ok := appendLine(pr.buf.AvailableBuffer(), &l); ok {
 			pr.buf.Write(b)
 			return nil
 		}
+		fallthrough // not JSON after all: printed as text
+	default:
+		if utf8.Valid(ev.Data) {
+			l.Data = string(ev.Data)
+		} else {
+			l.Data = base64.StdEncoding.EncodeToString(ev.Data)
+		}
 	}
-	if utf8.Valid(ev.Data) {
-		l.Data = string(ev.Data)
-	} else {
-		l.Data = base64.StdEncoding.EncodeToString(ev.Data)
-	}
-	b, _ := appendLine(pr.buf.AvailableBuffer(), &l) // a string is never refused
+	b, _ := appendLine(pr.buf.AvailableBuffer(), &l) // a string or null is never refused
 	pr.buf.Write(b)
 	return nil
 }

@@ -148,6 +148,9 @@ func AppendHeader(dst []byte, cty, kid, eid string) []byte {
 // Marshal escaped strings when Format1 was made: ", \ and control
 // characters; <, > and & (HTML); U+2028 and U+2029; invalid UTF-8 as
 // U+FFFD.
+// It is this package's own, not shared with the module's other JSON
+// writers (the publisher's http-feed, tail's lines), whose output may
+// change: stored events depend on these bytes.
 func appendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
