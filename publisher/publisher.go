@@ -181,6 +181,7 @@ type Handler struct {
 	accept      []string // app:accept of each collection
 
 	cache      *lru.Cache[docKey, *rendition]
+	cacheMu    sync.Mutex // held while adding and evicting, so the bound holds at every moment Stats sees
 	cacheBytes atomic.Int64
 	cacheGen   atomic.Uint64 // counts additions; see (*Handler).cached
 	maxBytes   int64

@@ -60,6 +60,9 @@ func (h *Handler) Stats() Stats {
 	for i := range rt {
 		rt[i] = c.renderTime[i].Load()
 	}
+	h.cacheMu.Lock()
+	docs, bytes := h.cache.Len(), h.cacheBytes.Load()
+	h.cacheMu.Unlock()
 	return Stats{
 		RenderTime:    rt,
 		RenderSeconds: time.Duration(c.renderNanos.Load()).Seconds(),
@@ -74,7 +77,7 @@ func (h *Handler) Stats() Stats {
 		ClientErrors:  c.clientErrors.Load(),
 		ServerErrors:  c.serverErrors.Load(),
 		BodiesCutOff:  c.bodiesCutOff.Load(),
-		CachedDocs:    h.cache.Len(),
-		CachedBytes:   h.cacheBytes.Load(),
+		CachedDocs:    docs,
+		CachedBytes:   bytes,
 	}
 }
