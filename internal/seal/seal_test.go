@@ -186,3 +186,58 @@ func TestSealParts(t *testing.T) {
 		}
 	}
 }
+
+// TestParseHeader checks that the direct reading of AppendHeader's headers
+// gives what encoding/json gives, for strings that need escapes as well
+// (which encoding/json reads), and that headers Seal never writes still
+// parse or fail as JSON does.
+func TestParseHeader(t *testing.T) {
+	strs := []string{"", "order-42", "application/json", "application/cloudevents+json", `quo"te`, `back\slash`, "tab\there",
+		"<b>&amp;</b>", "line\u2028sep", "ünïcødé", "\xff\xfe", "ctl\x01", "\u00e9\u4e16\U0001f600"}
+	for _, cty := range strs {
+		for _, kid := range strs {
+			raw := AppendHeader(nil, cty, kid, "urn:uuid:"+kid)
+			got, err := parseHeader(raw)
+			var want Header
+			if jerr := json.Unmarshal(raw, &want); jerr != nil || err != nil || got != want {
+				t.Errorf("%s: parseHeader = %+v, %v; encoding/json = %+v, %v", raw, got, err, want, jerr)
+			}
+		}
+	}
+	for _, raw := range []string{
+		`{"enc":"A256GCM","alg":"dir","kid":"a","eid":"b"}`,           // another order
+		`{ "alg":"dir","enc":"A256GCM","kid":"a","eid":"b"}`,          // white space
+		`{"alg":"dir","enc":"A256GCM","kid":"a","eid":"b","x":1}`,     // another member
+		`{"alg":"dir","enc":"A256GCM","kid":"a","eid":"b","kid":"c"}`, // a duplicate
+		`{"alg":"dir","enc":"A256GCM","kid":"\u0061","eid":"b"}`,      // an escape
+	} {
+		got, err := parseHeader([]byte(raw))
+		var want Header
+		if jerr := json.Unmarshal([]byte(raw), &want); jerr != nil || err != nil || got != want {
+			t.Errorf("%s: parseHeader = %+v, %v; encoding/json = %+v, %v", raw, got, err, want, jerr)
+		}
+	}
+	for _, raw := range []string{`{"alg":"dir","enc":"A256GCM","kid":"a","eid":"b"`, `{"alg":"RSA1_5","enc":"A256GCM","kid":"a","eid":"b"}`, `{"alg":"dir","enc":"A256GCM","kid":"a,"eid":"b"}`, ``} {
+		if h, err := parseHeader([]byte(raw)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: parseHeader = %+v, %v, want ErrMalformed", raw, h, err)
+		}
+	}
+}
+
+// FuzzParseHeader checks that whatever the direct reading accepts,
+// encoding/json reads the same.
+func FuzzParseHeader(f *testing.F) {
+	f.Add(AppendHeader(nil, "application/json", "order-42", "urn:uuid:1"))
+	f.Add(AppendHeader(nil, "", "a\"b", "c<d"))
+	f.Add([]byte(`{"alg":"dir","enc":"A256GCM","kid":"a","eid":"b"}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		h, ok := parseFormat1(raw)
+		if !ok {
+			return
+		}
+		var want Header
+		if err := json.Unmarshal(raw, &want); err != nil || h != want {
+			t.Fatalf("%q: read as %+v; encoding/json: %+v, %v", raw, h, want, err)
+		}
+	})
+}
