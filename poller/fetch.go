@@ -379,6 +379,7 @@ func (p *Poller) decode(pg *page, base *url.URL, r io.Reader, ahead func(string)
 			}
 		}
 	}
+	dir := docDir(base)
 	f, err := feed.Decode(r, opt, func(e *feed.Entry) error {
 		n++
 		if e.ID == "" {
@@ -388,7 +389,7 @@ func (p *Poller) decode(pg *page, base *url.URL, r io.Reader, ahead func(string)
 			noContent = e.ID
 		}
 		ev, err := e.Event(p.feedName)
-		p.noteKeyLink(e, base)
+		p.noteKeyLink(e, base, dir)
 		switch {
 		case errors.Is(err, feed.ErrOutOfLineContent):
 			// Fetched once the page is read (fetchContents).

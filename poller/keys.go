@@ -52,7 +52,7 @@ type keyring struct {
 	// subject's sealed entries, or "" for entries of type
 	// application/jose that link no key (they are not sealed: their data
 	// is handed on as it is).
-	links *lru.Cache[string, string]
+	links *lru.Cache[string, keyLink]
 	// template is the key URL of a subject without a link: the feed's
 	// subscription URL followed by "/keys/", which the path-escaped
 	// subject follows.
@@ -66,6 +66,32 @@ type keyring struct {
 	opened map[string]*byte
 }
 
+// keyLink is the key link of a subject's sealed entries.
+type keyLink struct {
+	url string // the absolute URL; "" when the entries link no key
+	// raw is the link's href as the entries give it and dir the
+	// directory of the document it was resolved against, or "" for an
+	// absolute href: an entry of the same subject with the same href, in
+	// a document of the same directory, resolves to the same URL (RFC
+	// 3986 §5.2: a reference with a path depends on its base's scheme,
+	// authority and path up to the last "/") and costs no parsing. Both
+	// are "" when the href's resolution depends on more of the base.
+	raw, dir string
+}
+
+// docDir is the part of base, a document's URL, that the resolution of a
+// reference with a path depends on: base without query and fragment, its
+// path cut after the last "/".
+func docDir(base *url.URL) string {
+	u := *base
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
+	s := u.String()
+	if u.Path == "" || u.Opaque != "" {
+		return s
+	}
+	return s[:strings.LastIndexByte(s, '/')+1]
+}
+
 // subjectKey is a subject's key, or its erasure (aead nil).
 type subjectKey struct {
 	aead cipher.AEAD
@@ -74,7 +100,7 @@ type subjectKey struct {
 func newKeyring(size int, source *url.URL) *keyring {
 	k := &keyring{template: strings.TrimSuffix(source.String(), "/") + "/keys/"}
 	k.keys, _ = lru.New[string, subjectKey](size) // size > 0: no error
-	k.links, _ = lru.New[string, string](size)
+	k.links, _ = lru.New[string, keyLink](size)
 	return k
 }
 
@@ -90,32 +116,45 @@ func (k *keyring) sealed(ev *eventfeed.Event) (string, bool) {
 	if ev.Subject == "" || len(ev.Data) == 0 || !strings.EqualFold(ev.ContentType, eventfeed.EncryptedContentType) {
 		return "", false
 	}
-	href, ok := k.links.Peek(ev.Subject)
+	l, ok := k.links.Peek(ev.Subject)
 	switch {
-	case ok && href == "":
+	case ok && l.url == "":
 		return "", false
 	case ok:
-		return href, true
+		return l.url, true
 	}
 	return k.template + url.PathEscape(ev.Subject), true
 }
 
 // noteKeyLink records the key link of e, an entry just decoded from the
-// document at base, for the subject's sealed events.
-func (p *Poller) noteKeyLink(e *feed.Entry, base *url.URL) {
+// document at base, for the subject's sealed events. dir is docDir(base).
+func (p *Poller) noteKeyLink(e *feed.Entry, base *url.URL, dir string) {
 	if e.Subject == "" || !strings.EqualFold(e.Content.Type, eventfeed.EncryptedContentType) {
 		return
 	}
 	href := strings.TrimSpace(e.Link(feed.RelKey))
+	if l, ok := p.keys.links.Peek(e.Subject); ok && href != "" && href == l.raw && (l.dir == "" || l.dir == dir) {
+		return
+	}
+	// Peek and Add leave the links in the order they were first noted,
+	// not used: a subject's link dropped for want of room is noted again
+	// by the next entry of the subject that is decoded.
+	var l keyLink
 	if href != "" {
 		ref, err := url.Parse(href)
 		if err != nil {
-			href = "\x00" + href // fails as a URL when the key is fetched
+			l.url = "\x00" + href // fails as a URL when the key is fetched
 		} else {
-			href = base.ResolveReference(ref).String()
+			l.url = base.ResolveReference(ref).String()
+			switch {
+			case ref.IsAbs():
+				l.raw = href
+			case ref.Path != "" || ref.Opaque != "":
+				l.raw, l.dir = href, dir
+			}
 		}
 	}
-	p.keys.links.Add(e.Subject, href)
+	p.keys.links.Add(e.Subject, l)
 }
 
 // open opens the sealed events of a batch in place, before it is applied:
