@@ -2,7 +2,6 @@ package publisher
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,10 +14,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/eventfeed/eventfeed/internal/uuid"
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/eventfeed/eventfeed"
 	"github.com/eventfeed/eventfeed/feed"
+	"github.com/eventfeed/eventfeed/internal/uuid"
 	"github.com/eventfeed/eventfeed/store"
 )
 
@@ -55,7 +55,12 @@ func (r *rendition) size() int64 { return int64(len(r.body[identity]) + len(r.bo
 // default level (0.97 against 1.92 ms for the less repetitive page) for
 // 11-13% more bytes; at the default level compression was about half of
 // the publisher's CPU while a consumer caught up on pages not yet cached,
-// and a head document is made again after every append.
+// and a head document is made again after every append. The compressor is
+// github.com/klauspost/compress's, whose gzip is the standard format: a
+// page of 500 entries renders 10% faster with it than with compress/gzip
+// (BenchmarkWorkingPageRender, 2.22 -> 1.99 ms, p=0.002) for 7% more
+// bytes, and the pages of an encrypted feed, whose ciphertext does not
+// compress, 1.5 times as fast.
 func (h *Handler) newRendition(body []byte, contentType []string, etag string, mod time.Time, zip bool) *rendition {
 	r := &rendition{contentType: contentType}
 	r.body[identity] = body
