@@ -48,10 +48,9 @@ const (
 // the replica. Both are safe for concurrent use.
 type keyring struct {
 	keys *lru.Cache[string, subjectKey] // by subject
-	// links holds, by subject, the absolute URL of the key link of the
-	// subject's sealed entries, or "" for entries of type
-	// application/jose that link no key (they are not sealed: their data
-	// is handed on as it is).
+	// links holds, by subject, the key link of the subject's sealed
+	// entries; its URL is "" for entries of type application/jose that
+	// link no key (they are not sealed: their data is handed on as it is).
 	links *lru.Cache[string, keyLink]
 	// template is the key URL of a subject without a link: the feed's
 	// subscription URL followed by "/keys/", which the path-escaped
@@ -136,9 +135,9 @@ func (p *Poller) noteKeyLink(e *feed.Entry, base *url.URL, dir string) {
 	if l, ok := p.keys.links.Peek(e.Subject); ok && href != "" && href == l.raw && (l.dir == "" || l.dir == dir) {
 		return
 	}
-	// Peek and Add leave the links in the order they were first noted,
-	// not used: a subject's link dropped for want of room is noted again
-	// by the next entry of the subject that is decoded.
+	// Peek leaves the links in the order they were last added, not used:
+	// a subject's link dropped for want of room is added again by the
+	// next entry of the subject that is decoded.
 	var l keyLink
 	if href != "" {
 		ref, err := url.Parse(href)
