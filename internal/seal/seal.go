@@ -206,25 +206,11 @@ func appendJSONString(dst []byte, s string) []byte {
 // form Seal writes. It wraps eventfeed.ErrDecrypt.
 var ErrMalformed = fmt.Errorf("%w: not a sealed event (JWE compact, dir, A256GCM)", eventfeed.ErrDecrypt)
 
-// ParseHeader returns the protected header of sealed, checked to be one
-// Seal writes.
-func ParseHeader(sealed []byte) (Header, error) {
-	dot := bytes.IndexByte(sealed, '.')
-	if dot < 0 {
-		return Header{}, ErrMalformed
-	}
-	var buf [256]byte
-	raw, err := b64.AppendDecode(buf[:0], sealed[:dot])
-	if err != nil {
-		return Header{}, fmt.Errorf("%w: header: %v", ErrMalformed, err)
-	}
-	return parseHeader(raw)
-}
-
-// parseHeader parses raw, a decoded protected header. The headers AppendHeader
-// writes, with strings that need no escape, are read directly (a sixth of
-// the cost of encoding/json, which was the largest part of opening an
-// event); any other JSON goes to encoding/json, which gives the same Header.
+// parseHeader parses raw, a decoded protected header, checked to be one
+// Seal writes. Headers as AppendHeader writes them, with strings that need
+// no escape, are read directly (a sixth of the cost of encoding/json,
+// which was the largest part of opening an event); any other JSON goes to
+// encoding/json, which gives the same Header.
 func parseHeader(raw []byte) (Header, error) {
 	if h, ok := parseFormat1(raw); ok {
 		return h, nil
