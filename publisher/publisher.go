@@ -180,9 +180,13 @@ type Handler struct {
 	allowFeed   []string // Allow of a subscription URL
 	accept      []string // app:accept of each collection
 
-	cache      *lru.Cache[docKey, *rendition]
-	cacheMu    sync.Mutex // held while adding and evicting, so the bound holds at every moment Stats sees
-	cacheBytes atomic.Int64
+	cache *lru.Cache[docKey, *rendition]
+	// cacheMu is held while documents are added and evicted, so that the
+	// bound holds at every moment Stats sees; it guards cacheBytes, the
+	// size of the cached documents (the eviction callback runs inside
+	// Add and RemoveOldest, under it).
+	cacheMu    sync.Mutex
+	cacheBytes int64
 	cacheGen   atomic.Uint64 // counts additions; see (*Handler).cached
 	maxBytes   int64
 	flight     singleflight.Group
@@ -279,7 +283,7 @@ func New(log store.Log, cfg Config) (*Handler, error) {
 		size = DefaultPageCacheSize
 	}
 	h.cache, err = lru.NewWithEvict(size, func(_ docKey, r *rendition) {
-		h.cacheBytes.Add(-r.size())
+		h.cacheBytes -= r.size()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("publisher: page cache: %w", err)

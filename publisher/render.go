@@ -159,9 +159,9 @@ func (h *Handler) cached(ctx context.Context, key docKey, render func(context.Co
 		}
 		r.promoted.Store(h.cacheGen.Add(1))
 		h.cacheMu.Lock()
-		h.cacheBytes.Add(r.size())
+		h.cacheBytes += r.size()
 		h.cache.Add(key, r)
-		for h.cacheBytes.Load() > h.maxBytes && h.cache.Len() > 1 {
+		for h.cacheBytes > h.maxBytes && h.cache.Len() > 1 {
 			h.cache.RemoveOldest()
 		}
 		h.cacheMu.Unlock()

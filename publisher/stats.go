@@ -61,7 +61,7 @@ func (h *Handler) Stats() Stats {
 		rt[i] = c.renderTime[i].Load()
 	}
 	h.cacheMu.Lock()
-	docs, bytes := h.cache.Len(), h.cacheBytes.Load()
+	docs, bytes := h.cache.Len(), h.cacheBytes
 	h.cacheMu.Unlock()
 	return Stats{
 		RenderTime:    rt,
