@@ -35,11 +35,24 @@ const DefaultBusyTimeout = 5 * time.Second
 // checkpoint instead of once per commit.
 const walPages = 16384
 
-// writerCacheKiB is the page cache of the connection a store writes with,
-// in KiB. Inserting IDs in random order touches pages all over the ID
-// index; keeping them in memory spares a read for each. Other connections
-// keep SQLite's default (2 MiB).
-const writerCacheKiB = 64 << 10
+// logCacheKiB is the page cache of the connection a Log writes with, in
+// KiB. Inserting IDs in random order touches pages all over the ID index;
+// keeping them in memory spares a read for each. Other connections keep
+// SQLite's default (2 MiB).
+const logCacheKiB = 64 << 10
+
+// replicaCacheKiB is the page cache of the connection a Replica writes
+// with, in KiB: it holds the pages that updates of some ten thousand
+// Latest documents in random order touch, and BenchmarkApply's updates
+// scattered over 10,000 documents are as fast as with the Log's 64 MiB
+// (2 MiB made them 10–20% slower). A page cache is allocated page by page
+// as it fills, and a replica being built grows all the time, so each page
+// of a larger cache is a fresh allocation and its page faults. On the
+// machine of BENCHMARKS.md a page fault costs about 11 µs, and with 64 MiB
+// a catch-up of 200,000 events into a new replica cost the poller 0.9 s
+// more CPU (3.3 against 4.2 s, a quarter of it), and BenchmarkApply's
+// growing replica ("lifecycle") 8% more time.
+const replicaCacheKiB = 8 << 10
 
 // maxConns bounds each pool. SQLite runs one writer at a time, and every
 // connection holds its own page cache, so a few connections serve any
@@ -100,13 +113,13 @@ func openDB(ctx context.Context, path string, busy time.Duration, fullSync bool)
 }
 
 // writer returns a connection of db for a store's own write transactions,
-// with a larger page cache than the others.
-func writer(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
+// with a page cache of cacheKiB.
+func writer(ctx context.Context, db *sql.DB, cacheKiB int) (*sql.Conn, error) {
 	c, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.ExecContext(ctx, "PRAGMA cache_size = -"+strconv.Itoa(writerCacheKiB)); err != nil {
+	if _, err := c.ExecContext(ctx, "PRAGMA cache_size = -"+strconv.Itoa(cacheKiB)); err != nil {
 		c.Close()
 		return nil, err
 	}

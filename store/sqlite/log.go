@@ -231,7 +231,7 @@ func (l *Log) init(ctx context.Context) (int64, error) {
 	l.probe, l.savepointStmt, l.releaseStmt = stmts[5], stmts[6], stmts[7]
 	l.keyRow, l.eraseKey, l.keyStmts = stmts[8], stmts[9], stmts[10:]
 
-	if l.writer, err = writer(ctx, l.db); err != nil {
+	if l.writer, err = writer(ctx, l.db, logCacheKiB); err != nil {
 		return 0, fmt.Errorf("sqlite: open %s: %w", l.path, err)
 	}
 	if l.watcher, err = l.db.Conn(ctx); err != nil {

@@ -172,7 +172,7 @@ func (r *Replica) init(ctx context.Context) error {
 	r.getCheckpoint, r.putCheckpoint, r.park, r.deadLetters = stmts[0], stmts[1], stmts[2], stmts[3]
 	r.getLatest, r.putLatest, r.putLatestChunk, r.version = stmts[4], stmts[5], stmts[6], stmts[7]
 	r.deleteLatest = stmts[8]
-	if r.writer, err = writer(ctx, r.db); err != nil {
+	if r.writer, err = writer(ctx, r.db, replicaCacheKiB); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", r.path, err)
 	}
 	return nil
