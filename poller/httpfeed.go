@@ -445,7 +445,8 @@ type cloudEvent struct {
 
 // decode reads a JSON array of CloudEvents from r into b.
 //
-// The body is read whole (it is bounded) and unmarshalled at once: a
+// The body is read whole (it is bounded) and parsed at once, by
+// parseCloudEvents or, for what it leaves, by encoding/json: a
 // json.Decoder per response, decoding element by element, took twice the
 // time of the Atom decoder on the same events, most of it growing and
 // moving its buffer.
@@ -467,13 +468,15 @@ func (f *HTTPFeed) decode(b *ceBatch, r io.Reader) error {
 	if len(data) == 0 || data[0] != '[' {
 		return fmt.Errorf("%w: %s: the body is not a JSON array", ErrNotAFeed, b.url)
 	}
-	var ces []cloudEvent
-	if err := json.Unmarshal(data, &ces); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) && se.Offset >= int64(len(data)) {
-			return fmt.Errorf("%w: %w", io.ErrUnexpectedEOF, err) // cut off
+	ces, ok := parseCloudEvents(data)
+	if !ok {
+		if err := json.Unmarshal(data, &ces); err != nil {
+			var se *json.SyntaxError
+			if errors.As(err, &se) && se.Offset >= int64(len(data)) {
+				return fmt.Errorf("%w: %w", io.ErrUnexpectedEOF, err) // cut off
+			}
+			return fmt.Errorf("%w: %s: %w", ErrInvalidEntry, b.url, err)
 		}
-		return fmt.Errorf("%w: %s: %w", ErrInvalidEntry, b.url, err)
 	}
 	b.events = make([]eventfeed.Event, 0, len(ces))
 	for i := range ces {
