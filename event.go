@@ -1,12 +1,13 @@
 package eventfeed
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
 	"strings"
 	"time"
+
+	"github.com/eventfeed/eventfeed/internal/jsonscan"
 )
 
 // DefaultContentType is the media type of an Event's Data when none is given.
@@ -185,7 +186,7 @@ func (e *Event) Validate() error {
 	// Consumers decode JSON events as JSON: one that is not would reach
 	// them as a string where the others give an object.
 	// Empty Data is no data, which every media type allows.
-	if len(e.Data) > 0 && isJSON(e.MediaType()) && !json.Valid(e.Data) {
+	if len(e.Data) > 0 && isJSON(e.MediaType()) && !jsonscan.Valid(e.Data) {
 		return fmt.Errorf("%w: Data is not valid JSON, as its media type %s says it is (send it as text/plain if it is text)", ErrInvalidEvent, e.MediaType())
 	}
 	if !e.Time.IsZero() && (e.Time.Year() < 1 || e.Time.Year() > 9999) {

@@ -2,6 +2,8 @@ package poller
 
 import (
 	"unicode/utf8"
+
+	"github.com/eventfeed/eventfeed/internal/jsonscan"
 )
 
 // parseCloudEvents reads a JSON array of CloudEvents as json.Unmarshal
@@ -17,7 +19,7 @@ import (
 // where a string is kept (encoding/json would unescape them or replace
 // bytes), on null, on names that match an attribute only when case is
 // folded (encoding/json would take them for it), on nesting deeper than
-// maxSkipDepth, and on invalid JSON. FuzzCloudEvents checks that whatever
+// jsonscan.MaxDepth, and on invalid JSON. FuzzCloudEvents checks that whatever
 // it accepts, json.Unmarshal reads the same.
 //
 // encoding/json validates the whole body in one pass and then decodes it
@@ -50,10 +52,6 @@ func parseCloudEvents(data []byte) ([]cloudEvent, bool) {
 		}
 	}
 }
-
-// maxSkipDepth bounds the nesting of the values parseCloudEvents checks;
-// deeper ones go to encoding/json, which allows 10,000 levels.
-const maxSkipDepth = 64
 
 type ceParser struct {
 	b []byte
@@ -154,9 +152,12 @@ func (p *ceParser) member(ce *cloudEvent, name []byte) bool {
 		ce.DataBase64 = &str
 		return true
 	case "data", "efseq":
-		start := p.i
-		if p.i < len(p.b) && p.b[p.i] == 'n' || !p.skip(0) {
+		if p.i < len(p.b) && p.b[p.i] == 'n' {
 			return false // null, which encoding/json treats apart
+		}
+		start := p.i
+		if !p.skip() {
+			return false
 		}
 		raw := append([]byte(nil), p.b[start:p.i]...)
 		if name[0] == 'd' {
@@ -169,7 +170,7 @@ func (p *ceParser) member(ce *cloudEvent, name []byte) bool {
 		if foldsToField(name) {
 			return false
 		}
-		return p.skip(0)
+		return p.skip()
 	}
 	v, ok := p.plainString()
 	if !ok {
@@ -240,152 +241,9 @@ func (p *ceParser) plainString() ([]byte, bool) {
 	return nil, false
 }
 
-// skip passes over one JSON value, checking that it is valid, at nesting
-// depth.
-func (p *ceParser) skip(depth int) bool {
-	if p.i >= len(p.b) || depth > maxSkipDepth {
-		return false
-	}
-	switch c := p.b[p.i]; {
-	case c == '"':
-		return p.skipString()
-	case c == '{':
-		p.i++
-		p.space()
-		if p.take('}') {
-			return true
-		}
-		for {
-			p.space()
-			if !p.skipString() {
-				return false
-			}
-			p.space()
-			if !p.take(':') {
-				return false
-			}
-			p.space()
-			if !p.skip(depth + 1) {
-				return false
-			}
-			p.space()
-			if p.take('}') {
-				return true
-			}
-			if !p.take(',') {
-				return false
-			}
-		}
-	case c == '[':
-		p.i++
-		p.space()
-		if p.take(']') {
-			return true
-		}
-		for {
-			p.space()
-			if !p.skip(depth + 1) {
-				return false
-			}
-			p.space()
-			if p.take(']') {
-				return true
-			}
-			if !p.take(',') {
-				return false
-			}
-		}
-	case c == 't':
-		return p.literal("true")
-	case c == 'f':
-		return p.literal("false")
-	case c == 'n':
-		return p.literal("null")
-	case c == '-' || '0' <= c && c <= '9':
-		return p.number()
-	}
-	return false
-}
-
-func (p *ceParser) literal(s string) bool {
-	if len(p.b)-p.i >= len(s) && string(p.b[p.i:p.i+len(s)]) == s {
-		p.i += len(s)
-		return true
-	}
-	return false
-}
-
-// skipString passes over a string, checking its escapes. Bytes that are
-// not UTF-8 are valid JSON to encoding/json, as here.
-func (p *ceParser) skipString() bool {
-	if !p.take('"') {
-		return false
-	}
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		switch {
-		case c == '"':
-			p.i++
-			return true
-		case c < 0x20:
-			return false
-		case c == '\\':
-			p.i++
-			if p.i >= len(p.b) {
-				return false
-			}
-			switch p.b[p.i] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if len(p.b)-p.i < 5 {
-					return false
-				}
-				for _, h := range p.b[p.i+1 : p.i+5] {
-					if !isHex(h) {
-						return false
-					}
-				}
-				p.i += 4
-			default:
-				return false
-			}
-		}
-		p.i++
-	}
-	return false
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-// number passes over a number as RFC 8259 §6 writes it.
-func (p *ceParser) number() bool {
-	p.take('-')
-	switch {
-	case p.take('0'):
-	case p.digits() == 0:
-		return false
-	}
-	if p.take('.') && p.digits() == 0 {
-		return false
-	}
-	if p.take('e') || p.take('E') {
-		if !p.take('+') {
-			p.take('-')
-		}
-		if p.digits() == 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// digits passes over the digits that come next and returns how many.
-func (p *ceParser) digits() int {
-	start := p.i
-	for p.i < len(p.b) && '0' <= p.b[p.i] && p.b[p.i] <= '9' {
-		p.i++
-	}
-	return p.i - start
+// skip passes over one JSON value, checking that it is valid.
+func (p *ceParser) skip() bool {
+	end, ok := jsonscan.Skip(p.b, p.i)
+	p.i = end
+	return ok
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eventfeed/eventfeed/internal/jsonscan"
 )
 
 // ceBody is a body of n CloudEvents as eventfeed's publisher writes them.
@@ -80,7 +82,7 @@ func TestParseCloudEvents(t *testing.T) {
 		{"control character", "[{\"id\":\"a\tb\"}]", false},
 		{"bad escape in data", `[{"data":"\x"}]`, false},
 		{"short unicode escape", `[{"data":"\u12"}]`, false},
-		{"too deep", `[{"data":` + strings.Repeat("[", maxSkipDepth+2) + strings.Repeat("]", maxSkipDepth+2) + `}]`, false},
+		{"too deep", `[{"data":` + strings.Repeat("[", jsonscan.MaxDepth+2) + strings.Repeat("]", jsonscan.MaxDepth+2) + `}]`, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := checkSame(t, []byte(tt.body)); got != tt.fast {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/eventfeed/eventfeed"
+	"github.com/eventfeed/eventfeed/internal/jsonscan"
 	"github.com/eventfeed/eventfeed/store"
 )
 
@@ -460,7 +460,7 @@ func appendCloudEvent(b []byte, source string, ev *eventfeed.Event) []byte {
 	b = appendJSONString(b, mt)
 	if len(ev.Data) > 0 {
 		switch kind := dataKind(mt); {
-		case kind == jsonData && json.Valid(ev.Data) && !jsonString(ev.Data):
+		case kind == jsonData && jsonscan.Valid(ev.Data) && !jsonString(ev.Data):
 			b = append(b, `,"data":`...)
 			b = append(b, ev.Data...)
 		case kind == textData && utf8.Valid(ev.Data):

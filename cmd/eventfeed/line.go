@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/eventfeed/eventfeed/internal/jsonscan"
 )
 
 // appendLine appends l to dst as encoding/json writes it with
@@ -34,13 +36,12 @@ func appendLine(dst []byte, l *line) ([]byte, bool) {
 	dst = append(dst, `,"data":`...)
 	switch d := l.Data.(type) {
 	case json.RawMessage:
-		// json.Compact validates as it goes, and leaves the buffer as it
-		// was when the data is not JSON.
-		b := bytes.NewBuffer(dst)
-		if err := json.Compact(b, d); err != nil {
+		// AppendCompact validates as it goes, and leaves dst as it was
+		// when the data is not JSON.
+		var ok bool
+		if dst, ok = jsonscan.AppendCompact(dst, d); !ok {
 			return dst[:start], false
 		}
-		dst = b.Bytes()
 	case string:
 		dst = appendString(dst, d)
 	case nil:
