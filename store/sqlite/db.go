@@ -49,9 +49,10 @@ const logCacheKiB = 64 << 10
 // as it fills, and a replica being built grows all the time, so each page
 // of a larger cache is a fresh allocation and its page faults. On the
 // machine of BENCHMARKS.md a page fault costs about 11 µs, and with 64 MiB
-// a catch-up of 200,000 events into a new replica cost the poller 0.9 s
-// more CPU (3.3 against 4.2 s, a quarter of it), and BenchmarkApply's
-// growing replica ("lifecycle") 8% more time.
+// a catch-up of 200,000 events into a new replica cost the poller about
+// 0.9 s more CPU (4.2 against 3.3 s with pages of 100 entries, 3.6
+// against 2.7 s with 500), and BenchmarkApply's growing replica
+// ("lifecycle") 8% more time.
 const replicaCacheKiB = 8 << 10
 
 // maxConns bounds each pool. SQLite runs one writer at a time, and every
