@@ -6,12 +6,14 @@
 //
 // Values nested deeper than MaxDepth are left to encoding/json (which
 // allows 10,000 levels), so that the answers stay the same. FuzzValid and
-// FuzzCompact check them against encoding/json.
+// FuzzCompact check them against encoding/json. A Scanner serves parsers
+// of one shape of document, such as the poller's of CloudEvents batches.
 package jsonscan
 
 import (
 	"bytes"
 	"encoding/json"
+	"unicode/utf8"
 )
 
 // MaxDepth is the deepest nesting of arrays and objects the scanner
@@ -22,33 +24,29 @@ const MaxDepth = 64
 // allowed, as json.Valid does. As there, bytes that are not UTF-8 may
 // appear in strings.
 func Valid(b []byte) bool {
-	s := scanner{b: b}
-	s.space()
+	s := Scanner{b: b}
+	s.Space()
 	switch s.value(0) {
 	case deep:
 		return json.Valid(b)
 	case invalid:
 		return false
 	}
-	s.space()
-	return s.i == len(b)
+	return s.End()
 }
 
 // AppendCompact appends src to dst without the whitespace between its
 // tokens and around it, as json.Compact does, and reports whether src is
 // one valid JSON value. When it is not, dst is returned as it was.
 func AppendCompact(dst, src []byte) ([]byte, bool) {
-	s := scanner{b: src}
-	s.space()
+	s := Scanner{b: src}
+	s.Space()
 	start := s.i
 	s.spaced = false
 	r := s.value(0)
 	end := s.i
-	if r == valid {
-		s.space()
-		if s.i != len(src) {
-			r = invalid
-		}
+	if r == valid && !s.End() {
+		r = invalid
 	}
 	switch {
 	case r == invalid:
@@ -64,17 +62,6 @@ func AppendCompact(dst, src []byte) ([]byte, bool) {
 	return buf.Bytes(), true
 }
 
-// Skip returns the index just after the JSON value that starts at b[i]
-// (no whitespace before it), or false when there is none or it is nested
-// deeper than MaxDepth.
-func Skip(b []byte, i int) (int, bool) {
-	s := scanner{b: b, i: i}
-	if s.value(0) != valid {
-		return i, false
-	}
-	return s.i, true
-}
-
 // result is the outcome of scanning a value.
 type result uint8
 
@@ -84,14 +71,19 @@ const (
 	deep // nested deeper than MaxDepth: undecided
 )
 
-type scanner struct {
+// A Scanner reads a JSON text token by token, for parsers of one shape of
+// document that leave any other to encoding/json.
+type Scanner struct {
 	b      []byte
 	i      int
-	spaced bool // space skipped some whitespace
+	spaced bool // Space skipped some whitespace
 }
 
-// space skips JSON whitespace.
-func (s *scanner) space() {
+// NewScanner returns a Scanner at the start of b.
+func NewScanner(b []byte) Scanner { return Scanner{b: b} }
+
+// Space skips JSON whitespace.
+func (s *Scanner) Space() {
 	start := s.i
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
@@ -106,8 +98,8 @@ func (s *scanner) space() {
 	}
 }
 
-// take consumes c if it comes next.
-func (s *scanner) take(c byte) bool {
+// Take consumes c if it comes next.
+func (s *Scanner) Take(c byte) bool {
 	if s.i < len(s.b) && s.b[s.i] == c {
 		s.i++
 		return true
@@ -115,8 +107,58 @@ func (s *scanner) take(c byte) bool {
 	return false
 }
 
+// Peek returns the byte that comes next, 0 at the end.
+func (s *Scanner) Peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+// End skips whitespace and reports whether nothing else is left.
+func (s *Scanner) End() bool {
+	s.Space()
+	return s.i == len(s.b)
+}
+
+// Value passes over the JSON value that comes next (no whitespace before
+// it) and returns its bytes, which alias the text; false when there is no
+// valid value there, or it is nested deeper than MaxDepth.
+func (s *Scanner) Value() ([]byte, bool) {
+	start := s.i
+	if s.value(0) != valid {
+		return nil, false
+	}
+	return s.b[start:s.i], true
+}
+
+// PlainString reads a string without escapes, in valid UTF-8, and returns
+// its contents, which alias the text and are what encoding/json would
+// give; false for any other string, or none.
+func (s *Scanner) PlainString() ([]byte, bool) {
+	if !s.Take('"') {
+		return nil, false
+	}
+	start, ascii := s.i, true
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			str := s.b[start:s.i]
+			s.i++
+			return str, ascii || utf8.Valid(str)
+		case c == '\\' || c < 0x20:
+			return nil, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+		s.i++
+	}
+	return nil, false
+}
+
 // value passes over one value at nesting depth.
-func (s *scanner) value(depth int) result {
+func (s *Scanner) value(depth int) result {
 	if s.i >= len(s.b) {
 		return invalid
 	}
@@ -128,28 +170,28 @@ func (s *scanner) value(depth int) result {
 			return deep
 		}
 		s.i++
-		s.space()
-		if s.take('}') {
+		s.Space()
+		if s.Take('}') {
 			return valid
 		}
 		for {
-			s.space()
+			s.Space()
 			if r := s.string(); r != valid {
 				return r
 			}
-			s.space()
-			if !s.take(':') {
+			s.Space()
+			if !s.Take(':') {
 				return invalid
 			}
-			s.space()
+			s.Space()
 			if r := s.value(depth + 1); r != valid {
 				return r
 			}
-			s.space()
-			if s.take('}') {
+			s.Space()
+			if s.Take('}') {
 				return valid
 			}
-			if !s.take(',') {
+			if !s.Take(',') {
 				return invalid
 			}
 		}
@@ -158,20 +200,20 @@ func (s *scanner) value(depth int) result {
 			return deep
 		}
 		s.i++
-		s.space()
-		if s.take(']') {
+		s.Space()
+		if s.Take(']') {
 			return valid
 		}
 		for {
-			s.space()
+			s.Space()
 			if r := s.value(depth + 1); r != valid {
 				return r
 			}
-			s.space()
-			if s.take(']') {
+			s.Space()
+			if s.Take(']') {
 				return valid
 			}
-			if !s.take(',') {
+			if !s.Take(',') {
 				return invalid
 			}
 		}
@@ -187,7 +229,7 @@ func (s *scanner) value(depth int) result {
 	return invalid
 }
 
-func (s *scanner) literal(lit string) result {
+func (s *Scanner) literal(lit string) result {
 	if len(s.b)-s.i >= len(lit) && string(s.b[s.i:s.i+len(lit)]) == lit {
 		s.i += len(lit)
 		return valid
@@ -196,8 +238,8 @@ func (s *scanner) literal(lit string) result {
 }
 
 // string passes over a string, checking its escapes.
-func (s *scanner) string() result {
-	if !s.take('"') {
+func (s *Scanner) string() result {
+	if !s.Take('"') {
 		return invalid
 	}
 	for s.i < len(s.b) {
@@ -239,19 +281,19 @@ func isHex(c byte) bool {
 }
 
 // number passes over a number as RFC 8259 §6 writes it.
-func (s *scanner) number() result {
-	s.take('-')
+func (s *Scanner) number() result {
+	s.Take('-')
 	switch {
-	case s.take('0'):
+	case s.Take('0'):
 	case s.digits() == 0:
 		return invalid
 	}
-	if s.take('.') && s.digits() == 0 {
+	if s.Take('.') && s.digits() == 0 {
 		return invalid
 	}
-	if s.take('e') || s.take('E') {
-		if !s.take('+') {
-			s.take('-')
+	if s.Take('e') || s.Take('E') {
+		if !s.Take('+') {
+			s.Take('-')
 		}
 		if s.digits() == 0 {
 			return invalid
@@ -261,7 +303,7 @@ func (s *scanner) number() result {
 }
 
 // digits passes over the digits that come next and returns how many.
-func (s *scanner) digits() int {
+func (s *Scanner) digits() int {
 	start := s.i
 	for s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
 		s.i++

@@ -37,23 +37,48 @@ func TestAppendCompact(t *testing.T) {
 	}
 }
 
-func TestSkip(t *testing.T) {
+func TestScanner(t *testing.T) {
 	for _, tt := range []struct {
-		in   string
-		at   int
-		end  int
-		want bool
+		in, want string
+		ok       bool
 	}{
-		{`{"a":1} ,`, 0, 7, true},
-		{`x [1, "]"] y`, 2, 10, true},
-		{`[1,`, 0, 0, false},
-		{` 1`, 0, 0, false}, // whitespace before the value
-		{strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1), 0, 0, false},
+		{`{"a":1} ,`, `{"a":1}`, true},
+		{`[1, "]"] y`, `[1, "]"]`, true},
+		{`-1.5e3,`, `-1.5e3`, true},
+		{`[1,`, ``, false},
+		{` 1`, ``, false}, // whitespace before the value
+		{strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1), ``, false},
 	} {
-		end, ok := Skip([]byte(tt.in), tt.at)
-		if ok != tt.want || ok && end != tt.end {
-			t.Errorf("Skip(%q, %d) = %d, %v; want %d, %v", tt.in, tt.at, end, ok, tt.end, tt.want)
+		s := NewScanner([]byte(tt.in))
+		if v, ok := s.Value(); ok != tt.ok || ok && string(v) != tt.want {
+			t.Errorf("Value of %q = %q, %v; want %q, %v", tt.in, v, ok, tt.want, tt.ok)
 		}
+	}
+	for _, tt := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{`"abc"x`, `abc`, true},
+		{`"é日本"`, `é日本`, true},
+		{`""`, ``, true},
+		{`"a\"b"`, ``, false},
+		{"\"a\xffb\"", ``, false},
+		{"\"a\tb\"", ``, false},
+		{`"abc`, ``, false},
+		{`abc`, ``, false},
+	} {
+		s := NewScanner([]byte(tt.in))
+		if v, ok := s.PlainString(); ok != tt.ok || ok && string(v) != tt.want {
+			t.Errorf("PlainString of %q = %q, %v; want %q, %v", tt.in, v, ok, tt.want, tt.ok)
+		}
+	}
+	s := NewScanner([]byte(" \n[ ] "))
+	s.Space()
+	if s.Peek() != '[' || !s.Take('[') || s.Take(']') || s.End() {
+		t.Errorf("Space, Peek, Take and End disagree on %q", " \n[ ] ")
+	}
+	if !s.Take(']') || !s.End() || s.Peek() != 0 {
+		t.Errorf("End after the last token is false")
 	}
 }
 
